@@ -1,0 +1,496 @@
+package dev.mgmstream.pipeline.stage;
+
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+
+import dev.mgmstream.pipeline.metrics.StageMetrics;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs a {@link StageDefinition}: a consumer-group member that forms micro-batches, computes them on
+ * a worker thread, and writes each batch's outputs together with its input offsets in one Kafka
+ * transaction.
+ *
+ * <p>All Kafka calls happen on the thread that runs {@link #run()} (the poll thread); the worker only
+ * runs the pure part ({@link BatchProcessor}). The poll thread keeps polling while a batch computes,
+ * pausing fetches when enough is buffered, so a slow model never exceeds {@code max.poll.interval.ms}.
+ * When the worker finishes it wakes the poll thread up rather than waiting for the poll timeout.
+ *
+ * <p>Failures are sorted as in apache/kafka's {@code ExactlyOnceMessageProcessor}: fencing and
+ * authorization errors stop the stage; anything else aborts the transaction and rewinds to the last
+ * committed offsets, so the same inputs are processed again and their outputs written once. An
+ * {@link Error} abandons everything without another word to Kafka (see {@link Clients#abandon()}).
+ *
+ * <pre>{@code
+ * Stage<String, String> stage = Stage.start(definition, StageSettings.resolve("upper", flags), registry);
+ * Runtime.getRuntime().addShutdownHook(new Thread(stage::close));
+ * }</pre>
+ */
+public final class Stage<K, V> implements Runnable, AutoCloseable {
+
+    /** Lifecycle as seen from outside. */
+    public enum State { NEW, RUNNING, STOPPED, FAILED, HALTED }
+
+    private static final Logger log = LoggerFactory.getLogger(Stage.class);
+
+    private final StageDefinition<K, V> definition;
+    private final StageSettings settings;
+    private final StageMetrics metrics;
+    private final StageListener listener;
+    private final BatchProcessor<K, V> processor;
+    private final MicroBatcher<ConsumerRecord<byte[], byte[]>> batcher;
+    private final CountDownLatch terminated = new CountDownLatch(1);
+
+    private volatile boolean stopRequested;
+    private volatile State state = State.NEW;
+    private volatile Throwable failure;
+    private volatile Clients clients;
+
+    // Owned by the poll thread.
+    private Pending pending;
+    private boolean transactionOpen;
+    private long nextLagUpdate;
+
+    public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry) {
+        this(definition, settings, registry, StageListener.NONE);
+    }
+
+    public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry,
+                 StageListener listener) {
+        this.definition = definition;
+        this.settings = settings;
+        this.metrics = new StageMetrics(registry, definition.name());
+        this.listener = listener;
+        BatchExecutor<K, V> executor = new BatchExecutor<>(definition.batchFunction(), settings.retries(),
+                settings.retryBackoff(), settings.retryBackoffMax(), d -> Thread.sleep(d.toMillis()));
+        this.processor = new BatchProcessor<>(definition, executor, Clock.systemUTC());
+        this.batcher = new MicroBatcher<>(settings.batchMaxSize(), settings.linger(), settings.maxBuffered(),
+                System::nanoTime);
+    }
+
+    /** Runs the stage on a new thread named after it. */
+    public static <K, V> Stage<K, V> start(StageDefinition<K, V> definition, StageSettings settings,
+                                           MeterRegistry registry) {
+        return start(new Stage<>(definition, settings, registry));
+    }
+
+    public static <K, V> Stage<K, V> start(Stage<K, V> stage) {
+        Thread t = new Thread(() -> {
+            try {
+                stage.run();
+            } catch (Error e) {
+                // Recorded in failure(); the thread ends as a crashed process would.
+            }
+        }, "stage-" + stage.definition.name() + "-" + stage.settings.instanceId());
+        t.start();
+        return stage;
+    }
+
+    @Override
+    public void run() {
+        state = State.RUNNING;
+        try (Clients c = new Clients(settings, "stage-" + definition.name() + "-worker")) {
+            clients = c;
+            try {
+                if (!stopRequested) {
+                    c.producer.initTransactions();
+                    c.consumer.subscribe(definition.inputTopics(), new Rebalance());
+                    loop();
+                }
+                if (failure == null) {
+                    settleOnShutdown();
+                    c.leaveGroupOnClose();
+                }
+            } catch (Error e) {
+                c.abandon();
+                failure = e;
+                state = State.HALTED;
+                log.error("Stage {} halted by {}; clients abandoned without commit or close", definition.name(),
+                        e.toString());
+                throw e;
+            }
+        } catch (RuntimeException e) {
+            failure = e;
+            log.error("Stage {} failed", definition.name(), e);
+        } finally {
+            if (state == State.RUNNING) {
+                state = failure == null ? State.STOPPED : State.FAILED;
+            }
+            terminated.countDown();
+        }
+    }
+
+    /** Asks the stage to stop; safe from any thread, including a shutdown hook. */
+    public void stop() {
+        stopRequested = true;
+        Clients c = clients;
+        if (c != null) {
+            c.consumer.wakeup();
+        }
+    }
+
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        return terminated.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /** Stops and waits, long enough for an in-flight batch to finish and commit. */
+    @Override
+    public void close() {
+        stop();
+        try {
+            if (state != State.NEW && !awaitTermination(settings.batchTimeout().plus(settings.commitTimeout())
+                    .multipliedBy(2))) {
+                log.warn("Stage {} did not stop in time", definition.name());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    public State state() {
+        return state;
+    }
+
+    /** Why the stage ended, if not by {@link #stop()}. */
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure);
+    }
+
+    public String name() {
+        return definition.name();
+    }
+
+    private void loop() {
+        while (!stopRequested) {
+            try {
+                step();
+            } catch (Error e) {
+                throw e;
+            } catch (RuntimeException e) {
+                if (!recover(e)) {
+                    return;
+                }
+            }
+        }
+    }
+
+    private void step() {
+        ConsumerRecords<byte[], byte[]> polled = poll(pollTimeout());
+        List<ConsumerRecord<byte[], byte[]>> fresh = new ArrayList<>(polled.count());
+        polled.forEach(fresh::add);
+        batcher.add(fresh);
+        if (pending != null && pending.result.isDone()) {
+            complete();
+        }
+        if (pending == null && batcher.ready() && !stopRequested) {
+            submit(batcher.drain());
+        }
+        applyFlow();
+        updateGauges();
+    }
+
+    private Duration pollTimeout() {
+        long maxNanos = settings.pollTimeout().toNanos();
+        if (pending != null) {
+            return pending.result.isDone() ? Duration.ZERO : Duration.ofNanos(maxNanos);
+        }
+        return Duration.ofNanos(Math.min(maxNanos, batcher.nanosUntilReady()));
+    }
+
+    private ConsumerRecords<byte[], byte[]> poll(Duration timeout) {
+        try {
+            return clients.consumer.poll(timeout);
+        } catch (WakeupException e) {
+            // The worker finished, or stop() was called: both are handled by the loop.
+            return ConsumerRecords.empty();
+        }
+    }
+
+    private void submit(List<ConsumerRecord<byte[], byte[]>> batch) {
+        Pending p = new Pending(batch, System.nanoTime());
+        Clients c = clients;
+        p.task(c.worker.submit(() -> {
+            try {
+                p.result.complete(processor.process(batch));
+            } catch (Throwable t) {
+                p.result.completeExceptionally(t);
+            } finally {
+                c.consumer.wakeup();
+            }
+        }));
+        pending = p;
+    }
+
+    /** Commits the finished in-flight batch, or reads its inputs again if it could not be computed. */
+    private void complete() {
+        Pending p = pending;
+        pending = null;
+        Prepared prepared;
+        try {
+            prepared = p.result.get();
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof Error err) {
+                throw err;
+            }
+            log.warn("Stage {}: batch of {} could not be computed ({}); reading it again", definition.name(),
+                    p.records().size(), cause.toString());
+            rewind();
+            return;
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaException("Interrupted while collecting a finished batch", e);
+        }
+        commit(p, prepared);
+    }
+
+    private void commit(Pending p, Prepared prepared) {
+        Clients c = clients;
+        c.producer.beginTransaction();
+        transactionOpen = true;
+        prepared.records().forEach(c.producer::send);
+        c.producer.sendOffsetsToTransaction(p.nextOffsets(), c.consumer.groupMetadata());
+        listener.beforeCommit(p.records().size(), prepared.records().size());
+        c.producer.commitTransaction();
+        transactionOpen = false;
+        metrics.committed(p.records().size(), prepared.outputs(), prepared.rejected(),
+                Duration.ofNanos(System.nanoTime() - p.startedNanos()));
+        listener.afterCommit(p.records().size(), prepared.records().size());
+    }
+
+    /** @return whether the stage can go on */
+    private boolean recover(RuntimeException e) {
+        if (KafkaErrors.isUnrecoverable(e)) {
+            log.error("Stage {}: unrecoverable ({}); shutting down", definition.name(), e.toString());
+            failure = e;
+            dropInFlight();
+            return false;
+        }
+        log.warn("Stage {}: aborting and rewinding to the last commit after {}", definition.name(), e.toString());
+        if (!abortQuietly()) {
+            return false;
+        }
+        try {
+            rewind();
+        } catch (RuntimeException again) {
+            if (KafkaErrors.isUnrecoverable(again)) {
+                failure = again;
+                return false;
+            }
+            log.warn("Stage {}: rewind failed, retrying ({})", definition.name(), again.toString());
+        }
+        pauseBriefly();
+        return true;
+    }
+
+    /** @return false when the abort itself showed the producer is fenced */
+    private boolean abortQuietly() {
+        if (!transactionOpen) {
+            return true;
+        }
+        transactionOpen = false;
+        metrics.aborted();
+        try {
+            clients.producer.abortTransaction();
+            return true;
+        } catch (KafkaException e) {
+            if (KafkaErrors.isUnrecoverable(e)) {
+                failure = e;
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * Forgets everything fetched but not committed and seeks every assigned partition back to its
+     * committed offset: the only position known to agree with what downstream has seen.
+     */
+    private void rewind() {
+        dropInFlight();
+        Clients c = clients;
+        Set<TopicPartition> assigned = c.consumer.assignment();
+        batcher.discardIf(r -> true);
+        if (assigned.isEmpty()) {
+            return;
+        }
+        Map<TopicPartition, OffsetAndMetadata> committed = committed(assigned);
+        List<TopicPartition> never = new ArrayList<>();
+        for (TopicPartition tp : assigned) {
+            OffsetAndMetadata o = committed.get(tp);
+            if (o != null) {
+                c.consumer.seek(tp, o);
+            } else {
+                never.add(tp);
+            }
+        }
+        if (!never.isEmpty()) {
+            Object reset = settings.consumerConfig().get("auto.offset.reset");
+            if ("latest".equals(reset)) {
+                c.consumer.seekToEnd(never);
+            } else {
+                c.consumer.seekToBeginning(never);
+            }
+        }
+    }
+
+    private Map<TopicPartition, OffsetAndMetadata> committed(Set<TopicPartition> partitions) {
+        for (int attempt = 0; ; attempt++) {
+            try {
+                return clients.consumer.committed(partitions, settings.commitTimeout());
+            } catch (WakeupException e) {
+                // A late wake-up from the worker; the question is still worth asking.
+                if (attempt > 3) {
+                    throw e;
+                }
+            }
+        }
+    }
+
+    private void dropInFlight() {
+        if (pending != null) {
+            pending.abandon();
+            pending = null;
+        }
+    }
+
+    private void settleOnShutdown() {
+        if (pending == null) {
+            return;
+        }
+        if (settings.onShutdown() == InFlightPolicy.COMMIT) {
+            finishAndCommit("shutdown");
+        }
+        dropInFlight();
+    }
+
+    /** Waits for the in-flight batch and commits it; on any trouble leaves it for {@link #dropInFlight()}. */
+    private void finishAndCommit(String why) {
+        Pending p = pending;
+        try {
+            Prepared prepared = p.result.get(settings.batchTimeout().toMillis(), TimeUnit.MILLISECONDS);
+            pending = null;
+            commit(p, prepared);
+            log.info("Stage {}: committed the in-flight batch of {} on {}", definition.name(), p.records().size(),
+                    why);
+        } catch (ExecutionException e) {
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            log.warn("Stage {}: in-flight batch failed on {}; dropping it", definition.name(), why);
+        } catch (TimeoutException e) {
+            log.warn("Stage {}: in-flight batch still computing after {} on {}; dropping it", definition.name(),
+                    settings.batchTimeout(), why);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        } catch (KafkaException e) {
+            if (KafkaErrors.isUnrecoverable(e)) {
+                throw e;
+            }
+            log.warn("Stage {}: commit on {} failed ({}); the inputs will be read again", definition.name(), why,
+                    e.toString());
+            abortQuietly();
+        }
+    }
+
+    private void applyFlow() {
+        Clients c = clients;
+        switch (batcher.flow()) {
+            case PAUSE -> c.consumer.pause(c.consumer.assignment());
+            case RESUME -> c.consumer.resume(c.consumer.assignment());
+            default -> { }
+        }
+    }
+
+    private void updateGauges() {
+        long now = System.nanoTime();
+        if (now < nextLagUpdate) {
+            return;
+        }
+        nextLagUpdate = now + TimeUnit.SECONDS.toNanos(1);
+        long lag = 0;
+        for (TopicPartition tp : clients.consumer.assignment()) {
+            lag += clients.consumer.currentLag(tp).orElse(0);
+        }
+        metrics.lag(lag);
+        metrics.buffered(batcher.size());
+    }
+
+    /** Runs inside poll() on the poll thread, so it may use the clients directly. */
+    private final class Rebalance implements ConsumerRebalanceListener {
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> revoked) {
+            if (revoked.isEmpty()) {
+                return;
+            }
+            Set<TopicPartition> gone = new HashSet<>(revoked);
+            if (pending != null && pending.touches(gone)) {
+                if (settings.onRevoke() == InFlightPolicy.COMMIT) {
+                    finishAndCommit("revocation of " + gone);
+                }
+                if (pending != null) {
+                    dropForNewOwner(gone);
+                }
+            }
+            batcher.discardIf(r -> gone.contains(new TopicPartition(r.topic(), r.partition())));
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> lost) {
+            // The generation is gone: a commit would be refused, so nothing is even attempted.
+            Set<TopicPartition> gone = new HashSet<>(lost);
+            if (pending != null && pending.touches(gone)) {
+                dropForNewOwner(gone);
+            }
+            batcher.discardIf(r -> gone.contains(new TopicPartition(r.topic(), r.partition())));
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+            if (batcher.paused() && !assigned.isEmpty()) {
+                clients.consumer.pause(assigned);
+            }
+        }
+
+        /** Partitions this member keeps must be read again from where the dropped batch began. */
+        private void dropForNewOwner(Set<TopicPartition> gone) {
+            Pending p = pending;
+            dropInFlight();
+            p.firstOffsets().forEach((tp, offset) -> {
+                if (!gone.contains(tp)) {
+                    clients.consumer.seek(tp, offset);
+                    batcher.discardIf(r -> r.topic().equals(tp.topic()) && r.partition() == tp.partition());
+                }
+            });
+        }
+    }
+
+    private void pauseBriefly() {
+        try {
+            Thread.sleep(settings.retryBackoff().toMillis());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+}
