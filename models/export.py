@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Exports a trained mgm-tiny checkpoint to ONNX with its manifest, tokenizer and golden files.
+
+Usage: models/py models/export.py --checkpoint models/work/main/model.pt --out models/mgm-tiny [--golden]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mgm import world  # noqa: E402
+from mgm.data import MEAN, STD, prompt_ids  # noqa: E402
+from mgm.io import Loaded  # noqa: E402
+from mgm.tokenizer import chat_prompt  # noqa: E402
+
+OPSET = 14
+GOLDEN_SEED = 4242
+GOLDEN_SCENES = 16
+GOLDEN_FULL_HR = 2  # scenes whose pixel inputs and HR feature maps are stored whole (they are large)
+
+
+class DecoderExport(nn.Module):
+    def __init__(self, lm):
+        super().__init__()
+        self.lm = lm
+
+    def forward(self, inputs_embeds, attention_mask, position_ids, *past):
+        logits, present = self.lm(inputs_embeds, attention_mask, position_ids, list(past))
+        return (logits, *present)
+
+
+class EmbedExport(nn.Module):
+    def __init__(self, lm):
+        super().__init__()
+        self.embed = lm.embed
+
+    def forward(self, input_ids):
+        return self.embed(input_ids)
+
+
+def spec(shape, dtype="float32"):
+    return {"shape": shape, "dtype": dtype}
+
+
+def export_all(loaded: Loaded, out: str) -> dict:
+    m, cfg = loaded.model, loaded.cfg
+    n, d, c = cfg.n_tokens, cfg.lm_dim, cfg.vit_dim
+    h, dh, L = cfg.lm_heads, cfg.lm_dim // cfg.lm_heads, cfg.lm_layers
+    files = {}
+
+    def onnx_export(module, args, name, inputs, outputs, dyn):
+        path = os.path.join(out, name)
+        torch.onnx.export(module, args, path, input_names=inputs, output_names=outputs,
+                          dynamic_axes=dyn, opset_version=OPSET, do_constant_folding=True)
+        files[name] = path
+
+    lr = torch.randn(2, 3, cfg.lr_size, cfg.lr_size)
+    onnx_export(m.lr_encoder, (lr,), "lr_encoder.onnx", ["pixel_values"], ["lr_features"],
+                {"pixel_values": {0: "batch"}, "lr_features": {0: "batch"}})
+    lr_f = m.lr_encoder(lr)
+    if cfg.use_hr:
+        hr = torch.randn(2, 3, cfg.hr_size, cfg.hr_size)
+        onnx_export(m.hr_encoder, (hr,), "hr_encoder.onnx", ["pixel_values_hr"], ["hr_features"],
+                    {"pixel_values_hr": {0: "batch"}, "hr_features": {0: "batch"}})
+        onnx_export(m.projector, (lr_f, m.hr_encoder(hr)), "projector.onnx", ["lr_features", "hr_features"],
+                    ["visual_tokens"], {"lr_features": {0: "batch"}, "hr_features": {0: "batch"},
+                                        "visual_tokens": {0: "batch"}})
+    else:
+        onnx_export(m.projector, (lr_f,), "projector.onnx", ["lr_features"], ["visual_tokens"],
+                    {"lr_features": {0: "batch"}, "visual_tokens": {0: "batch"}})
+    ids = torch.randint(0, cfg.vocab_size, (2, 5))
+    onnx_export(EmbedExport(m.lm), (ids,), "embed_tokens.onnx", ["input_ids"], ["inputs_embeds"],
+                {"input_ids": {0: "batch", 1: "sequence"}, "inputs_embeds": {0: "batch", 1: "sequence"}})
+    p, t = 3, 2
+    past = []
+    names_in, names_out = ["inputs_embeds", "attention_mask", "position_ids"], ["logits"]
+    dyn = {"inputs_embeds": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "total"},
+           "position_ids": {0: "batch", 1: "sequence"}, "logits": {0: "batch", 1: "sequence"}}
+    for i in range(L):
+        for kv in ("key", "value"):
+            past.append(torch.randn(2, h, p, dh))
+            names_in.append(f"past_key_values.{i}.{kv}")
+            names_out.append(f"present.{i}.{kv}")
+            dyn[f"past_key_values.{i}.{kv}"] = {0: "batch", 2: "past"}
+            dyn[f"present.{i}.{kv}"] = {0: "batch", 2: "total"}
+    args = (torch.randn(2, t, d), torch.ones(2, p + t, dtype=torch.long),
+            torch.arange(p, p + t).expand(2, t).contiguous(), *past)
+    onnx_export(DecoderExport(m.lm), args, "decoder.onnx", names_in, names_out, dyn)
+    return files
+
+
+def manifest(loaded: Loaded, model_id: str) -> dict:
+    cfg, tok = loaded.cfg, loaded.tok
+    n, d, c = cfg.n_tokens, cfg.lm_dim, cfg.vit_dim
+    h, dh = cfg.lm_heads, cfg.lm_dim // cfg.lm_heads
+    vision = {
+        "image_token_count": n,
+        "hd_grid": 0,
+        "mining": {"enabled": cfg.use_hr, "sub_patch_side": cfg.mining_m if cfg.use_hr else 0},
+        "preprocess": {
+            "pad_to_square": True,
+            "pad_color": [int(x * 255) for x in MEAN],
+            "hr": {"size": cfg.hr_size, "resize": "bicubic"},
+            "lr": {"size": cfg.lr_size, "source": "hr", "resize": "area"},
+            "rescale": 1 / 255,
+            "mean": list(MEAN), "std": list(STD),
+            "layout": "NCHW",
+        },
+        "lr_encoder": {"file": "lr_encoder.onnx",
+                       "inputs": {"pixel_values": spec([-1, 3, cfg.lr_size, cfg.lr_size])},
+                       "outputs": {"lr_features": spec([-1, n, c])}},
+        "projector": {"file": "projector.onnx",
+                      "inputs": {"lr_features": spec([-1, n, c])},
+                      "outputs": {"visual_tokens": spec([-1, n, d])}},
+        "visual_tokens_dtype": "float16",
+    }
+    if cfg.use_hr:
+        hr_shape = [-1, cfg.hr_channels, cfg.hr_map, cfg.hr_map]
+        vision["hr_encoder"] = {"file": "hr_encoder.onnx",
+                                "inputs": {"pixel_values_hr": spec([-1, 3, cfg.hr_size, cfg.hr_size])},
+                                "outputs": {"hr_features": spec(hr_shape)}}
+        vision["projector"]["inputs"]["hr_features"] = spec(hr_shape)
+    decoder_inputs = {"inputs_embeds": spec([-1, -1, d]), "attention_mask": spec([-1, -1], "int64"),
+                      "position_ids": spec([-1, -1], "int64")}
+    decoder_outputs = {"logits": spec([-1, -1, cfg.vocab_size])}
+    return {
+        "format": "mgm-stream/manifest@1",
+        "model_id": model_id,
+        "family": "mgm-tiny",
+        "vision": vision,
+        "language_model": {
+            "embed_tokens": {"file": "embed_tokens.onnx", "inputs": {"input_ids": spec([-1, -1], "int64")},
+                             "outputs": {"inputs_embeds": spec([-1, -1, d])}},
+            "decoder": {"file": "decoder.onnx", "inputs": decoder_inputs, "outputs": decoder_outputs,
+                        "past_key": "past_key_values.{layer}.key", "past_value": "past_key_values.{layer}.value",
+                        "present_key": "present.{layer}.key", "present_value": "present.{layer}.value",
+                        "kv_shape": ["batch", h, "past", dh]},
+            "hidden_size": d, "num_layers": cfg.lm_layers, "num_kv_heads": h, "head_dim": dh,
+            "vocab_size": cfg.vocab_size, "context_length": cfg.max_len, "embeddings_scale": 1.0,
+        },
+        "tokenizer": {"file": "tokenizer.json", "image_token": "<image>", "pad_token": "<pad>",
+                      "bos_token": "<bos>", "add_bos": False},
+        "chat": {"template": "gemma",
+                 "prompt_format": chat_prompt("{prompt}"),
+                 "stop_tokens": ["<end_of_turn>", "<eos>"],
+                 "stop_strings": ["<end_of_turn>"],
+                 "generation_tags": ["<h>", "</h>"],
+                 "default_prompts": {"caption": world.CAPTION_PROMPT}},
+        "generation_defaults": {"max_new_tokens": 96, "temperature": 0.0, "top_p": 1.0},
+    }
+
+
+def write_bin(path: str, t: torch.Tensor) -> dict:
+    a = t.detach().numpy().astype("<f4") if t.dtype.is_floating_point else t.detach().numpy().astype("<i8")
+    a.tofile(path)
+    return {"file": os.path.basename(path), "shape": list(a.shape), "dtype": "float32" if a.dtype.kind == "f" else "int64"}
+
+
+@torch.no_grad()
+def golden(loaded: Loaded, out: str) -> None:
+    """Inputs and every component's outputs for a set of scenes, and the greedy answers."""
+    gdir = os.path.join(out, "golden")
+    shutil.rmtree(gdir, ignore_errors=True)
+    os.makedirs(gdir)
+    m, tok, cfg = loaded.model, loaded.tok, loaded.cfg
+    scenes = world.sample_scenes(GOLDEN_SEED, GOLDEN_SCENES, jpeg_share=0.0)
+    entries = []
+    from PIL import Image
+    for i, (scene, _) in enumerate(scenes):
+        name = f"scene-{i:02d}"
+        img = world.render(scene)
+        img.save(os.path.join(gdir, name + ".png"))
+        img = Image.open(os.path.join(gdir, name + ".png")).convert("RGB")
+        lr, hr = loaded.views(img)
+        lr_f = m.lr_encoder(lr)
+        hr_f = m.hr_encoder(hr) if cfg.use_hr else None
+        vis = m.projector(lr_f, hr_f)
+        e = {"id": name, "image": name + ".png", "caption": scene.caption(),
+             "lr_features": write_bin(os.path.join(gdir, name + ".lr_features.bin"), lr_f),
+             "visual_tokens": write_bin(os.path.join(gdir, name + ".visual_tokens.bin"), vis)}
+        if i < GOLDEN_FULL_HR:
+            e["lr_pixel_values"] = write_bin(os.path.join(gdir, name + ".lr_pixels.bin"), lr)
+            e["hr_pixel_values"] = write_bin(os.path.join(gdir, name + ".hr_pixels.bin"), hr)
+            if hr_f is not None:
+                e["hr_features"] = write_bin(os.path.join(gdir, name + ".hr_features.bin"), hr_f)
+        tasks = world.all_tasks(scene)
+        pick = [tasks[0]] + [t for t in tasks if t.template == "sign_text"] + \
+               [t for t in tasks if t.kind == "generate"][:1] + [t for t in tasks if t.template == "where"][:1]
+        e["tasks"] = []
+        for t in pick:
+            ids = prompt_ids(tok, t.prompt, cfg.n_tokens)
+            emb = loaded.prompt_embeds(t.prompt, vis)
+            tt = emb.shape[0]
+            logits, _ = m.lm(emb.unsqueeze(0), torch.ones(1, tt, dtype=torch.long), torch.arange(tt).unsqueeze(0))
+            answer = loaded.answer(img, t.prompt)
+            e["tasks"].append({"kind": t.kind, "template": t.template, "prompt": t.prompt,
+                               "chat_text": chat_prompt(t.prompt), "prompt_ids": ids,
+                               "last_logits": [round(float(x), 6) for x in logits[0, -1]],
+                               "expected": t.answer, "greedy_answer": answer,
+                               "greedy_ids": tok.encode(answer)})
+        entries.append(e)
+    with open(os.path.join(gdir, "golden.json"), "w") as f:
+        json.dump({"model_dir": "..", "scenes": entries}, f, indent=1)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--tokenizer", default=None, help="default: tokenizer.json beside the checkpoint's folder")
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--model-id", default=None)
+    ap.add_argument("--golden", action="store_true")
+    a = ap.parse_args()
+    tok_path = a.tokenizer or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.checkpoint))),
+                                           "tokenizer.json")
+    loaded = Loaded.from_checkpoint(a.checkpoint, tok_path)
+    os.makedirs(os.path.join(a.out, "pytorch"), exist_ok=True)
+    for f in os.listdir(a.out):
+        if f.endswith(".onnx"):
+            os.remove(os.path.join(a.out, f))
+    shutil.copy(a.checkpoint, os.path.join(a.out, "pytorch", "model.pt"))
+    shutil.copy(tok_path, os.path.join(a.out, "tokenizer.json"))
+    export_all(loaded, a.out)
+    model_id = a.model_id or os.path.basename(os.path.normpath(a.out))
+    with open(os.path.join(a.out, "model.json"), "w") as f:
+        json.dump(manifest(loaded, model_id), f, indent=2)
+    if a.golden:
+        golden(loaded, a.out)
+    print(f"exported {model_id} to {a.out}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""The one-by-one reference: answers tasks one image and one task at a time with the PyTorch model,
+as the official Mini-Gemini evaluation scripts do (batch size 1).
+
+Usage: models/py models/reference.py --input TASKS.jsonl --output RESULTS.jsonl [--model models/mgm-tiny]
+
+Input line:  {"task_id": "...", "image": "path (relative to the input file's folder) or absolute",
+              "kind": "caption" | "vqa" | "generate", "prompt": "..."}
+Output line: {"task_id", "status": "ok" | "rejected" | "failed", "answer", "generation_prompt", "reason"}
+Every input line gets exactly one output line, a malformed one included (status rejected).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from PIL import Image, UnidentifiedImageError  # noqa: E402
+
+from mgm import world  # noqa: E402
+from mgm.io import Loaded, generation_prompt  # noqa: E402
+
+KINDS = ("caption", "vqa", "generate")
+
+
+def parse(line: str, lineno: int, base: str):
+    """Returns (task_id, image path, kind, prompt) or raises ValueError with a reason."""
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"line {lineno}: not JSON ({e.msg})")
+    if not isinstance(obj, dict):
+        raise ValueError(f"line {lineno}: not a JSON object")
+    task_id = str(obj.get("task_id") or f"line-{lineno}")
+    kind = obj.get("kind", "caption")
+    if kind not in KINDS:
+        raise ValueError(f"line {lineno}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
+    prompt = obj.get("prompt")
+    if kind == "caption" and not prompt:
+        prompt = world.CAPTION_PROMPT
+    if not prompt:
+        raise ValueError(f"line {lineno}: a {kind} task needs a prompt")
+    image = obj.get("image")
+    if not image or not isinstance(image, str):
+        raise ValueError(f"line {lineno}: missing image")
+    if image.startswith("file:"):
+        image = image[len("file:"):]
+    path = image if os.path.isabs(image) else os.path.join(base, image)
+    return task_id, path, kind, prompt
+
+
+def main():
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--input", required=True)
+    ap.add_argument("--output", required=True)
+    ap.add_argument("--model", default=os.path.join(here, "mgm-tiny"))
+    ap.add_argument("--max-new-tokens", type=int, default=96)
+    a = ap.parse_args()
+    model = Loaded.from_dir(a.model)
+    base = os.path.dirname(os.path.abspath(a.input))
+    t0, n, counts = time.time(), 0, {"ok": 0, "rejected": 0, "failed": 0}
+    with open(a.input) as fin, open(a.output, "w") as fout:
+        for lineno, line in enumerate(fin, 1):
+            if not line.strip():
+                continue
+            n += 1
+            res = {"task_id": f"line-{lineno}", "status": "ok"}
+            try:
+                task_id, path, kind, prompt = parse(line, lineno, base)
+                res["task_id"] = task_id
+                try:
+                    img = Image.open(path)
+                    img.load()
+                    img = img.convert("RGB")
+                except (OSError, UnidentifiedImageError) as e:
+                    raise ValueError(f"cannot read image {path}: {e}")
+                answer = model.answer(img, prompt, a.max_new_tokens)
+                res["answer"] = answer
+                if kind == "generate":
+                    gp = generation_prompt(answer)
+                    if gp is None:
+                        res["status"] = "failed"
+                        res["reason"] = "the answer has no well-formed <h>...</h> generation prompt"
+                    else:
+                        res["generation_prompt"] = gp
+            except ValueError as e:
+                res["status"] = "rejected"
+                res["reason"] = str(e)
+            counts[res["status"]] += 1
+            fout.write(json.dumps(res) + "\n")
+            fout.flush()
+    dt = time.time() - t0
+    print(f"{n} tasks in {dt:.1f}s ({n / max(dt, 1e-9):.2f} tasks/s): {counts}", file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+#!/usr/bin/env python3
+"""Trains mgm-tiny and its LR-only ablation with Mini-Gemini's recipe, in one command.
+
+  1. pretrain the vision encoders on the world with local supervision, then freeze them
+     (LR ViT: per-cell targets; HR ConvNeXt: dense per-location targets, sign letters included);
+  2. cache the frozen encoders' features for the training scenes;
+  3. alignment on captions (mining, projector, LM), then instruction tuning on every task type;
+     the main model and the LR-only ablation run the same recipe and budget, side by side.
+
+Usage: models/py models/train.py [--work models/work]     (about 1 to 1.5 hours on 2 cores)
+Everything is seeded; progress goes to stdout and to WORK/train.log.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from multiprocessing import Pool
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mgm import world  # noqa: E402
+from mgm.data import from_uint8, lr_from_hr, prompt_ids, answer_ids, sample_task  # noqa: E402
+from mgm.generate import greedy  # noqa: E402
+from mgm.model import Config, LRViT, HRConvNeXt, VisualProjector, TinyLM, MGMTiny  # noqa: E402
+from mgm.tokenizer import Tokenizer, build_vocab  # noqa: E402
+
+TRAIN_SEED = 1000
+VAL_SEED = 2000      # quick checks during training; the evaluation uses another seed
+OBJ = {"circle": 1, "square": 2, "triangle": 3}
+COLOR_IDX = {c: i for i, c in enumerate(world.COLORS)}
+SIZE_IDX = {s: i for i, s in enumerate(world.SIZES)}
+CHAR_IDX = {c: i for i, c in enumerate(world.SIGN_ALPHABET)}
+
+LOG = None
+T0 = time.time()
+
+
+def log(msg: str) -> None:
+    line = f"[{time.time() - T0:7.1f}s] {msg}"
+    print(line, flush=True)
+    if LOG:
+        with open(LOG, "a") as f:
+            f.write(line + "\n")
+
+
+def _render(args):
+    scene, q = args
+    return np.asarray(world.scene_image(scene, q), dtype=np.uint8)
+
+
+def render_pool(seed: int, count: int, workers: int = 2):
+    scenes = world.sample_scenes(seed, count)
+    with Pool(workers) as p:
+        imgs = p.map(_render, scenes, chunksize=32)
+    return [s for s, _ in scenes], np.stack(imgs)
+
+
+# ------------------------------------------------------------------ encoder targets
+
+def cell_targets(scene: world.Scene):
+    obj = torch.zeros(9, dtype=torch.long)
+    col = torch.full((9,), -100, dtype=torch.long)
+    size = torch.full((9,), -100, dtype=torch.long)
+    for s in scene.shapes:
+        obj[s.cell] = OBJ[s.shape]
+        col[s.cell] = COLOR_IDX[s.color]
+        size[s.cell] = SIZE_IDX[s.size]
+    if scene.sign is not None:
+        obj[scene.sign.cell] = 4
+    return obj, col, size
+
+
+def dense_targets(scene: world.Scene, side: int, stride: int):
+    """Per location of the HR map: object class, colour, size and the sign's three letters."""
+    c = (torch.arange(side) * stride + stride / 2).float()
+    yy, xx = torch.meshgrid(c, c, indexing="ij")
+    obj = torch.zeros(side, side, dtype=torch.long)
+    col = torch.full((side, side), -100, dtype=torch.long)
+    size = torch.full((side, side), -100, dtype=torch.long)
+    chars = torch.full((3, side, side), -100, dtype=torch.long)
+    for s in scene.shapes:
+        x0, y0, x1, y1 = world.shape_box(s)
+        inside = (xx >= x0) & (xx < x1) & (yy >= y0) & (yy < y1)
+        obj[inside] = OBJ[s.shape]
+        col[inside] = COLOR_IDX[s.color]
+        size[inside] = SIZE_IDX[s.size]
+    if scene.sign is not None:
+        x0, y0, x1, y1 = world.sign_box(scene.sign)
+        inside = (xx >= x0) & (xx < x1) & (yy >= y0) & (yy < y1)
+        obj[inside] = 4
+        for k, ch in enumerate(scene.sign.text):
+            chars[k][inside] = CHAR_IDX[ch]
+    return obj, col, size, chars
+
+
+def cosine_lr(step: int, total: int, base: float, warmup: int = 50) -> float:
+    if step < warmup:
+        return base * (step + 1) / warmup
+    p = (step - warmup) / max(1, total - warmup)
+    return base * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * p)))
+
+
+def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: int) -> LRViT:
+    torch.manual_seed(1)
+    vit = LRViT(cfg)
+    head = nn.Linear(cfg.vit_dim, 5 + 4 + 2)
+    params = list(vit.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
+    targets = [cell_targets(s) for s in scenes]
+    obj = torch.stack([t[0] for t in targets]); col = torch.stack([t[1] for t in targets])
+    size = torch.stack([t[2] for t in targets])
+    g = torch.Generator().manual_seed(11)
+    n_val = 256
+    for step in range(steps):
+        idx = torch.randint(n_val, len(scenes), (batch,), generator=g)
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(step, steps, 1e-3)
+        out = head(vit.hidden_states(lr_views[idx])[-1][:, 1:])      # (b, 9, 11)
+        loss = F.cross_entropy(out[..., :5].reshape(-1, 5), obj[idx].reshape(-1)) \
+            + F.cross_entropy(out[..., 5:9].reshape(-1, 4), col[idx].reshape(-1), ignore_index=-100) \
+            + F.cross_entropy(out[..., 9:].reshape(-1, 2), size[idx].reshape(-1), ignore_index=-100)
+        opt.zero_grad(); loss.backward(); opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            with torch.no_grad():
+                o = head(vit.hidden_states(lr_views[:n_val])[-1][:, 1:])
+                acc_obj = (o[..., :5].argmax(-1) == obj[:n_val]).float().mean().item()
+                m = col[:n_val] >= 0
+                acc_col = (o[..., 5:9].argmax(-1)[m] == col[:n_val][m]).float().mean().item()
+                acc_size = (o[..., 9:].argmax(-1)[m] == size[:n_val][m]).float().mean().item()
+            log(f"LR ViT step {step}/{steps} loss {loss.item():.4f} val cell obj {acc_obj:.3f} "
+                f"colour {acc_col:.3f} size {acc_size:.3f}")
+    return vit
+
+
+def pretrain_hr(cfg: Config, images: np.ndarray, scenes, steps: int, batch: int) -> HRConvNeXt:
+    torch.manual_seed(2)
+    cnx = HRConvNeXt(cfg)
+    head = nn.Conv2d(cfg.hr_channels, 5 + 4 + 2 + 3 * 32, 1)
+    params = list(cnx.parameters()) + list(head.parameters())
+    opt = torch.optim.AdamW(params, lr=2e-3, weight_decay=0.05)
+    side, stride = cfg.hr_map, cfg.cnx_stem_stride
+    tg = [dense_targets(s, side, stride) for s in scenes]
+    obj = torch.stack([t[0] for t in tg]); col = torch.stack([t[1] for t in tg])
+    size = torch.stack([t[2] for t in tg]); chars = torch.stack([t[3] for t in tg])
+    g = torch.Generator().manual_seed(12)
+    n_val = 128
+    val_idx = [i for i in range(n_val)]
+    sign_rows = torch.tensor([i for i, s in enumerate(scenes) if s.sign is not None and i >= n_val])
+    for step in range(steps):
+        # half of each batch holds a sign, so the letters get enough local supervision
+        idx = torch.cat([torch.randint(n_val, len(scenes), (batch // 2,), generator=g),
+                         sign_rows[torch.randint(len(sign_rows), (batch - batch // 2,), generator=g)]])
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(step, steps, 2e-3)
+        x = from_uint8(images[idx.numpy()])
+        o = head(cnx(x))                                                  # (b, 107, 48, 48)
+        loss = F.cross_entropy(o[:, :5], obj[idx]) \
+            + F.cross_entropy(o[:, 5:9], col[idx], ignore_index=-100) \
+            + F.cross_entropy(o[:, 9:11], size[idx], ignore_index=-100)
+        for k in range(3):
+            loss = loss + F.cross_entropy(o[:, 11 + 32 * k: 11 + 32 * (k + 1)], chars[idx][:, k], ignore_index=-100)
+        opt.zero_grad(); loss.backward(); opt.step()
+        if step % 100 == 0 or step == steps - 1:
+            with torch.no_grad():
+                ok, tot, okc, totc = 0, 0, 0, 0
+                for i in range(0, n_val, 32):
+                    vi = val_idx[i:i + 32]
+                    ov = head(cnx(from_uint8(images[vi])))
+                    pred = torch.stack([ov[:, 11 + 32 * k: 11 + 32 * (k + 1)].argmax(1) for k in range(3)], 1)
+                    m = chars[vi] >= 0
+                    okc += (pred[m] == chars[vi][m]).sum().item(); totc += m.sum().item()
+                    mo = obj[vi]
+                    ok += (ov[:, :5].argmax(1) == mo).sum().item(); tot += mo.numel()
+            log(f"HR ConvNeXt step {step}/{steps} loss {loss.item():.4f} val obj/location {ok / tot:.4f} "
+                f"sign letter/location {okc / max(1, totc):.4f}")
+    return cnx
+
+
+@torch.no_grad()
+def encode_all(cfg: Config, vit: LRViT, cnx: HRConvNeXt, images: np.ndarray):
+    lr_feats, maps = [], [[] for _ in range(4)]
+    for i in range(0, len(images), 32):
+        hr = from_uint8(images[i:i + 32])
+        lr_feats.append(vit(lr_from_hr(hr, cfg.lr_size)).half())
+        for k, m in enumerate(cnx.stage_maps(hr)):
+            maps[k].append(m.half())
+    return torch.cat(lr_feats), [torch.cat(m) for m in maps]
+
+
+# ------------------------------------------------------------------ LM stages
+
+def batch_sequences(tok, cfg, items):
+    """items: (row, prompt, answer). Returns ids (b, t), image mask, loss targets (b, t), rows."""
+    seqs, targets = [], []
+    for _, prompt, answer in items:
+        p = prompt_ids(tok, prompt, cfg.n_tokens)
+        a = answer_ids(tok, answer)
+        seqs.append(p + a)
+        targets.append([-100] * (len(p) - 1) + a + [-100])
+    t = max(len(s) for s in seqs)
+    ids = torch.full((len(seqs), t), tok.id("<pad>"), dtype=torch.long)
+    tgt = torch.full((len(seqs), t), -100, dtype=torch.long)
+    for i, (s, y) in enumerate(zip(seqs, targets)):
+        ids[i, :len(s)] = torch.tensor(s)
+        tgt[i, :len(y)] = torch.tensor(y)
+    return ids, tgt
+
+
+def splice(lm: TinyLM, ids: torch.Tensor, image_id: int, vis: torch.Tensor) -> torch.Tensor:
+    """Token embeddings with the visual tokens written over the N `<image>` positions."""
+    emb = lm.embed(ids)
+    m = (ids == image_id)
+    return emb.masked_scatter(m.unsqueeze(-1), vis.reshape(-1, vis.shape[-1]).to(emb.dtype))
+
+
+def hr_from_maps(maps, rows):
+    return HRConvNeXt.concat([m[rows].float() for m in maps])
+
+
+def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
+    scenes = world.sample_scenes(VAL_SEED, n_scenes)
+    rng = random.Random(5)
+    imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+    hr = from_uint8(imgs)
+    with torch.no_grad():
+        vis = proj(vit(lr_from_hr(hr, cfg.lr_size)), cnx(hr) if cfg.use_hr else None)
+        per = {}
+        rows, tasks = [], []
+        for i, (s, _) in enumerate(scenes):
+            for tmpl in world.TEMPLATES:
+                ts = [t for t in world.all_tasks(s) if t.template == tmpl]
+                if ts:
+                    rows.append(i); tasks.append(rng.choice(ts))
+        for j in range(0, len(tasks), 64):
+            emb = []
+            for r, t in zip(rows[j:j + 64], tasks[j:j + 64]):
+                ids = torch.tensor(prompt_ids(tok, t.prompt, cfg.n_tokens)).unsqueeze(0)
+                emb.append(splice(lm, ids, tok.id("<image>"), vis[r:r + 1])[0])
+            outs = greedy(lm, emb, tok.id("<end_of_turn>"), 72)
+            for t, o in zip(tasks[j:j + 64], outs):
+                ok, n = per.get(t.template, (0, 0))
+                per[t.template] = (ok + (tok.decode(o).strip() == t.answer), n + 1)
+    return {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}
+
+
+def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int):
+    torch.set_num_threads(threads)
+    enc = torch.load(os.path.join(work, "encoders.pt"))
+    cfg = Config.from_dict(enc["config"])
+    cfg.use_hr = variant == "main"
+    tok = Tokenizer.load(os.path.join(work, "tokenizer.json"))
+    cache = torch.load(os.path.join(work, "features.pt"))
+    scenes = cache["scenes"]
+    lr_feats, maps = cache["lr"], cache["hr_maps"]
+    vit = LRViT(cfg); vit.load_state_dict(enc["lr_encoder"]); vit.eval()
+    cnx = HRConvNeXt(cfg); cnx.load_state_dict(enc["hr_encoder"]); cnx.eval()
+    torch.manual_seed(3)
+    proj = VisualProjector(cfg)
+    lm = TinyLM(cfg)
+    params = list(proj.parameters()) + list(lm.parameters())
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01, betas=(0.9, 0.98))
+    rng = random.Random(7)
+    image_id = tok.id("<image>")
+    total = steps_align + steps_instruct
+    t_start = time.time()
+    for step in range(total):
+        aligning = step < steps_align
+        if aligning:   # alignment: captions only
+            rows = rng.sample(range(len(scenes)), 24)
+            items = [(r, world.CAPTION_PROMPT, scenes[r].caption()) for r in rows]
+        else:          # instruction tuning: every task type, several per image
+            rows = rng.sample(range(len(scenes)), 12)
+            items = []
+            for r in rows:
+                for _ in range(4):
+                    t = sample_task(rng, scenes[r])
+                    items.append((r, t.prompt, t.answer))
+        base = 1e-3
+        s_local = step if aligning else step - steps_align
+        n_local = steps_align if aligning else steps_instruct
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(s_local, n_local, base, warmup=30)
+        uniq = sorted(set(rows))
+        pos_of = {r: i for i, r in enumerate(uniq)}
+        rt = torch.tensor(uniq)
+        vis_u = proj(lr_feats[rt].float(), hr_from_maps(maps, rt) if cfg.use_hr else None)
+        vis = vis_u[torch.tensor([pos_of[r] for r, _, _ in items])]
+        ids, tgt = batch_sequences(tok, cfg, items)
+        x = splice(lm, ids, image_id, vis)
+        b, t = ids.shape
+        logits, _ = lm(x, torch.ones(b, t, dtype=torch.long), torch.arange(t).expand(b, t))
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 50 == 0 or step == total - 1:
+            el = time.time() - t_start
+            eta = el / (step + 1) * (total - step - 1)
+            log(f"[{variant}] {'align' if aligning else 'instruct'} step {step + 1}/{total} loss {loss.item():.4f} "
+                f"elapsed {el / 60:.1f} min eta {eta / 60:.1f} min")
+        if step + 1 in (steps_align, total):
+            proj.eval(); lm.eval()
+            log(f"[{variant}] quick check after {'alignment' if step + 1 == steps_align else 'instruction tuning'}: "
+                f"{quick_eval(cfg, tok, proj, lm, vit, cnx)}")
+            proj.train(); lm.train()
+    model = MGMTiny(cfg)
+    model.lr_encoder.load_state_dict(vit.state_dict())
+    if cfg.use_hr:
+        model.hr_encoder.load_state_dict(cnx.state_dict())
+    model.projector.load_state_dict(proj.state_dict())
+    model.lm.load_state_dict(lm.state_dict())
+    out = os.path.join(work, variant)
+    os.makedirs(out, exist_ok=True)
+    torch.save({"config": cfg.to_dict(), "state": model.state_dict()}, os.path.join(out, "model.pt"))
+    log(f"[{variant}] saved {out}/model.pt")
+
+
+def main():
+    global LOG
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
+    ap.add_argument("--scenes", type=int, default=6000, help="training scenes rendered once")
+    ap.add_argument("--lr-steps", type=int, default=500)
+    ap.add_argument("--hr-steps", type=int, default=900)
+    ap.add_argument("--align-steps", type=int, default=250)
+    ap.add_argument("--instruct-steps", type=int, default=900)
+    ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
+    a = ap.parse_args()
+    os.makedirs(a.work, exist_ok=True)
+    LOG = os.path.join(a.work, "train.log")
+    if a.only_lm:
+        train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads)
+        return
+    torch.set_num_threads(2)
+    random.seed(0); np.random.seed(0); torch.manual_seed(0)
+    tok = Tokenizer(build_vocab())
+    tok.save(os.path.join(a.work, "tokenizer.json"))
+    cfg = Config(vocab_size=len(tok))
+    if not a.skip_encoders:
+        log(f"rendering {a.scenes} training scenes (seed {TRAIN_SEED})")
+        scenes, images = render_pool(TRAIN_SEED, a.scenes)
+        log("pretraining the LR ViT on per-cell targets")
+        hr_all = None
+        lr_views = torch.cat([lr_from_hr(from_uint8(images[i:i + 256]), cfg.lr_size)
+                              for i in range(0, len(images), 256)])
+        vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
+        del lr_views, hr_all
+        log("pretraining the HR ConvNeXt on dense per-location targets")
+        cnx = pretrain_hr(cfg, images, scenes, a.hr_steps, 16)
+        vit.eval(); cnx.eval()
+        torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict(), "hr_encoder": cnx.state_dict()},
+                   os.path.join(a.work, "encoders.pt"))
+        log("caching the frozen encoders' features")
+        lr_feats, maps = encode_all(cfg, vit, cnx, images)
+        torch.save({"scenes": scenes, "lr": lr_feats, "hr_maps": maps}, os.path.join(a.work, "features.pt"))
+        del images
+    log("alignment and instruction tuning: main model and LR-only ablation side by side")
+    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", v,
+                               "--align-steps", str(a.align_steps), "--instruct-steps", str(a.instruct_steps),
+                               "--threads", "1"]) for v in ("main", "lronly")]
+    codes = [p.wait() for p in procs]
+    if any(codes):
+        raise SystemExit(f"LM training failed: exit codes {codes}")
+    log("done")
+
+
+if __name__ == "__main__":
+    main()
