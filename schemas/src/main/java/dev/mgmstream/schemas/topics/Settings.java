@@ -34,9 +34,11 @@ final class Settings {
 
     private String keyUsed(TopicRole role, String setting, String globalKey) {
         if (role != null) {
-            String perTopic = "topics." + role.baseName() + "." + setting;
-            if (config.containsKey(perTopic)) {
-                return perTopic;
+            for (String name : new String[] {role.baseName(), role.dottedBaseName()}) {
+                String perTopic = "topics." + name + "." + setting;
+                if (config.containsKey(perTopic)) {
+                    return perTopic;
+                }
             }
         }
         return globalKey;

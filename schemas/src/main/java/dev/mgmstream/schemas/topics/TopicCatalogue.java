@@ -16,7 +16,8 @@ import java.util.regex.Pattern;
  * <p>Configuration keys (all optional, see docs/configuration.md): {@code topics.prefix},
  * {@code topics.partitions}, {@code topics.replication.factor}, {@code topics.max.message.bytes},
  * {@code topics.retention.ms}, and per topic {@code topics.<base-name>.partitions},
- * {@code topics.<base-name>.max.message.bytes}, {@code topics.<base-name>.retention.ms}.
+ * {@code topics.<base-name>.max.message.bytes}, {@code topics.<base-name>.retention.ms}, where the base
+ * name may also be written with dots for hyphens ({@code topics.image.tasks.partitions}).
  */
 public final class TopicCatalogue {
 
@@ -103,7 +104,7 @@ public final class TopicCatalogue {
                     continue;
                 }
                 String base = key.substring("topics.".length(), key.length() - suffix.length());
-                if (TopicRole.ofBaseName(base).isEmpty()) {
+                if (TopicRole.ofConfigName(base).isEmpty()) {
                     throw new IllegalArgumentException("Unknown topic '" + base + "' in configuration key '" + key
                             + "'; known topics: " + baseNames());
                 }

@@ -72,4 +72,18 @@ public enum TopicRole {
     public static Optional<TopicRole> ofBaseName(String baseName) {
         return Arrays.stream(values()).filter(r -> r.baseName.equals(baseName)).findFirst();
     }
+
+    /**
+     * The base name as it may appear in a configuration key: as is, or with '-' written '.', because an
+     * environment variable ({@code MGM_TOPICS_IMAGE_TASKS_PARTITIONS}) cannot hold a '-'.
+     */
+    String dottedBaseName() {
+        return baseName.replace('-', '.');
+    }
+
+    static Optional<TopicRole> ofConfigName(String name) {
+        return Arrays.stream(values())
+                .filter(r -> r.baseName.equals(name) || r.dottedBaseName().equals(name))
+                .findFirst();
+    }
 }

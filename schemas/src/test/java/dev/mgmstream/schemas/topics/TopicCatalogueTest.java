@@ -81,6 +81,19 @@ class TopicCatalogueTest {
     }
 
     @Test
+    void perTopicKeysMayWriteHyphensAsDotsSoThatEnvironmentVariablesCanSetThem() {
+        // MGM_TOPICS_VISUAL_TOKEN_CACHE_PARTITIONS arrives as topics.visual.token.cache.partitions
+        TopicCatalogue topics = TopicCatalogue.fromConfig(Map.of(
+                "topics.visual.token.cache.partitions", "9",
+                "topics.dlq.reasoning.retention.ms", "1000"));
+
+        assertThat(topics.spec(TopicRole.VISUAL_TOKEN_CACHE).partitions()).isEqualTo(9);
+        assertThat(topics.spec(TopicRole.DLQ_REASONING).config("retention.ms")).isEqualTo("1000");
+        assertThatThrownBy(() -> TopicCatalogue.fromConfig(Map.of("topics.visual.tokens.cache.partitions", "9")))
+                .hasMessageContaining("visual.tokens.cache");
+    }
+
+    @Test
     void isImmutable() {
         Map<String, String> config = new HashMap<>(Map.of("topics.prefix", "a."));
         TopicCatalogue topics = TopicCatalogue.fromConfig(config);
