@@ -188,6 +188,16 @@ class AvroSerdeOnBrokerTest {
         assertThat(ByteBuffer.wrap(bytes, 1, 4).getInt()).isEqualTo(id);
     }
 
+    @Test
+    void aRecordThatCannotBeWrittenIsReportedWithItsTopic() {
+        Answer incomplete = new Answer(); // required fields left null, which the builder would refuse
+
+        assertThatThrownBy(() -> new AvroSerializer<Answer>(fixture.client, SerdeConfig.defaults(), false)
+                .serialize("mgm.answers", incomplete))
+                .isInstanceOf(SerializationException.class)
+                .hasMessageContaining("mgm.answers").hasMessageContaining("Answer");
+    }
+
     private static void createTopic(TopicSpec spec) {
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafka.bootstrapServers()))) {
             admin.createTopics(List.of(new NewTopic(spec.name(), spec.partitions(), spec.replicationFactor())
