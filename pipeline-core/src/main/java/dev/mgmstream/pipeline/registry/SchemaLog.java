@@ -23,6 +23,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
@@ -100,17 +101,36 @@ final class SchemaLog implements AutoCloseable {
 
     /** A topic made by someone else must still be one compacted partition, or ids could be lost or reordered. */
     private void checkExistingTopic(Admin admin) throws ExecutionException, InterruptedException, TimeoutException {
-        TopicDescription description = admin.describeTopics(List.of(config.topic())).allTopicNames()
-                .get(timeoutMs(), TimeUnit.MILLISECONDS).get(config.topic());
         ConfigResource resource = new ConfigResource(ConfigResource.Type.TOPIC, config.topic());
-        Config topicConfig = admin.describeConfigs(List.of(resource)).all()
-                .get(timeoutMs(), TimeUnit.MILLISECONDS).get(resource);
+        TopicDescription description = whenVisible(() -> admin.describeTopics(List.of(config.topic())).allTopicNames()
+                .get(timeoutMs(), TimeUnit.MILLISECONDS).get(config.topic()));
+        Config topicConfig = whenVisible(() -> admin.describeConfigs(List.of(resource)).all()
+                .get(timeoutMs(), TimeUnit.MILLISECONDS).get(resource));
         String policy = topicConfig.get(TopicConfig.CLEANUP_POLICY_CONFIG).value();
         if (description.partitions().size() != 1 || !policy.equals(TopicConfig.CLEANUP_POLICY_COMPACT)) {
             throw new IllegalStateException("The schemas topic " + config.topic() + " has "
                     + description.partitions().size() + " partitions and cleanup.policy=" + policy
                     + "; the registry needs exactly 1 partition and cleanup.policy=compact. Delete it or name another"
                     + " topic with registry.topic");
+        }
+    }
+
+    private interface AdminCall<T> {
+        T get() throws ExecutionException, InterruptedException, TimeoutException;
+    }
+
+    /** A topic just created may not have reached the broker's metadata yet: retry until it has, within the timeout. */
+    private <T> T whenVisible(AdminCall<T> call) throws ExecutionException, InterruptedException, TimeoutException {
+        long deadline = System.nanoTime() + config.storeTimeout().toNanos();
+        while (true) {
+            try {
+                return call.get();
+            } catch (ExecutionException e) {
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+            }
         }
     }
 
