@@ -3,12 +3,18 @@ package dev.mgmstream.pipeline.registry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import dev.mgmstream.pipeline.kafka.SharedKafka;
 import dev.mgmstream.schemas.registry.CompatibilityLevel;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryException;
+import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaBuilder;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.Test;
 
 /** What a registry answered must still hold after it restarts: its state lives in the topic, not in memory. */
@@ -48,5 +54,17 @@ class RegistryDurabilityTest {
             assertThatThrownBy(() -> client.register("orders-value", V2_REQUIRED))
                     .isInstanceOfSatisfying(SchemaRegistryException.class, e -> assertThat(e.httpStatus()).isEqualTo(409));
         }
+    }
+
+    @Test
+    void refusesASchemasTopicThatCompactionWouldNotProtect() throws Exception {
+        String topic = "_schemas-deleting-" + UUID.randomUUID();
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, SharedKafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1)
+                    .configs(Map.of("cleanup.policy", "delete")))).all().get();
+        }
+
+        assertThatThrownBy(() -> RegistryFixture.start(topic))
+                .hasMessageContaining(topic).hasMessageContaining("cleanup.policy=delete");
     }
 }
