@@ -18,6 +18,7 @@ import torch.nn as nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mgm import world  # noqa: E402
 from mgm.data import MEAN, STD, prompt_ids  # noqa: E402
+from mgm.generate import greedy  # noqa: E402
 from mgm.io import Loaded  # noqa: E402
 from mgm.tokenizer import chat_prompt  # noqa: E402
 
@@ -200,12 +201,13 @@ def golden(loaded: Loaded, out: str) -> None:
             emb = loaded.prompt_embeds(t.prompt, vis)
             tt = emb.shape[0]
             logits, _ = m.lm(emb.unsqueeze(0), torch.ones(1, tt, dtype=torch.long), torch.arange(tt).unsqueeze(0))
-            answer = loaded.answer(img, t.prompt)
+            gen_ids = greedy(m.lm, [emb], tok.id("<end_of_turn>"), 96)[0]
+            answer = tok.decode(gen_ids)
             e["tasks"].append({"kind": t.kind, "template": t.template, "prompt": t.prompt,
                                "chat_text": chat_prompt(t.prompt), "prompt_ids": ids,
                                "last_logits": [round(float(x), 6) for x in logits[0, -1]],
                                "expected": t.answer, "greedy_answer": answer,
-                               "greedy_ids": tok.encode(answer)})
+                               "greedy_ids": gen_ids})
         entries.append(e)
     with open(os.path.join(gdir, "golden.json"), "w") as f:
         json.dump({"model_dir": "..", "scenes": entries}, f, indent=1)

@@ -1,0 +1,75 @@
+package dev.mgmstream.model;
+
+import ai.djl.Device;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import ai.onnxruntime.providers.OrtTensorRTProviderOptions;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * How ONNX Runtime runs the graphs: on the CPU by default; on NVIDIA GPUs through the CUDA provider,
+ * or the TensorRT provider with fp16, an engine cache and optional shape profiles, CUDA taking the
+ * nodes TensorRT cannot. Chosen by configuration alone; GPU providers need the onnxruntime_gpu jar
+ * on the class path in place of the CPU one.
+ *
+ * @param provider {@code cpu}, {@code cuda} or {@code tensorrt}
+ * @param deviceId the GPU ordinal for cuda and tensorrt
+ * @param interOpThreads threads across graph nodes (0 = ONNX Runtime's default)
+ * @param intraOpThreads threads inside a node (0 = ONNX Runtime's default)
+ * @param trtCacheDir where TensorRT keeps built engines, so that a restart does not rebuild them
+ * @param trtProfiles TensorRT shape profiles, e.g. {@code trt_profile_min_shapes -> pixel_values:1x3x96x96}
+ */
+public record EngineOptions(String provider, int deviceId, int interOpThreads, int intraOpThreads,
+                            String trtCacheDir, Map<String, String> trtProfiles) {
+
+    public static final EngineOptions CPU = new EngineOptions("cpu", 0, 0, 0, null, Map.of());
+
+    public EngineOptions {
+        if (!provider.equals("cpu") && !provider.equals("cuda") && !provider.equals("tensorrt")) {
+            throw new IllegalArgumentException("engine provider must be cpu, cuda or tensorrt, got " + provider);
+        }
+        trtProfiles = trtProfiles == null ? Map.of() : Map.copyOf(trtProfiles);
+    }
+
+    public static EngineOptions cpu(int intraOpThreads) {
+        return new EngineOptions("cpu", 0, 1, intraOpThreads, null, Map.of());
+    }
+
+    Device device() {
+        return provider.equals("cpu") ? Device.cpu() : Device.gpu(deviceId);
+    }
+
+    /** The options DJL's ONNX Runtime engine takes at load time, a ready SessionOptions among them. */
+    Map<String, Object> toLoadOptions() {
+        try {
+            OrtSession.SessionOptions so = new OrtSession.SessionOptions();
+            if (interOpThreads > 0) {
+                so.setInterOpNumThreads(interOpThreads);
+            }
+            if (intraOpThreads > 0) {
+                so.setIntraOpNumThreads(intraOpThreads);
+            }
+            if (provider.equals("tensorrt")) {
+                OrtTensorRTProviderOptions trt = new OrtTensorRTProviderOptions(deviceId);
+                trt.add("trt_fp16_enable", "1");
+                trt.add("trt_engine_cache_enable", "1");
+                if (trtCacheDir != null) {
+                    trt.add("trt_engine_cache_path", trtCacheDir);
+                }
+                for (Map.Entry<String, String> e : trtProfiles.entrySet()) {
+                    trt.add(e.getKey(), e.getValue());
+                }
+                so.addTensorrt(trt);
+                so.addCUDA(deviceId);
+            } else if (provider.equals("cuda")) {
+                so.addCUDA(deviceId);
+            }
+            Map<String, Object> o = new HashMap<>();
+            o.put("sessionOptions", so);
+            return o;
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime refused the " + provider + " provider: " + e.getMessage(), e);
+        }
+    }
+}
