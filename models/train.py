@@ -142,8 +142,34 @@ def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: 
     return vit
 
 
-def pretrain_hr(cfg: Config, images: np.ndarray, scenes, steps: int, batch: int) -> HRConvNeXt:
+def _hr_loss(head_out, obj, col, size, chars):
+    loss = F.cross_entropy(head_out[:, :5], obj) \
+        + F.cross_entropy(head_out[:, 5:9], col, ignore_index=-100) \
+        + F.cross_entropy(head_out[:, 9:11], size, ignore_index=-100)
+    for k in range(3):
+        loss = loss + F.cross_entropy(head_out[:, 11 + 32 * k: 11 + 32 * (k + 1)], chars[:, k], ignore_index=-100)
+    return loss
+
+
+def _window(rng: random.Random, scene: world.Scene, win: int, stride: int, canvas: int = 384):
+    """A window origin on the feature grid; for a scene with a sign, one that holds the whole sign."""
+    top = canvas - win
+    if scene.sign is not None and rng.random() < 0.75:
+        x0, y0, x1, y1 = world.sign_box(scene.sign)
+        def pick(lo_edge, hi_edge):
+            lo = max(0, -(-(hi_edge - win) // stride) * stride)
+            hi = min(top, (lo_edge // stride) * stride)
+            return rng.randrange(lo, hi + 1, stride) if hi >= lo else min(max(0, lo_edge - stride), top)
+        return pick(x0, x1), pick(y0, y1)
+    return rng.randrange(0, top + 1, stride), rng.randrange(0, top + 1, stride)
+
+
+def pretrain_hr(cfg: Config, images: np.ndarray, scenes, crop_steps: int, full_steps: int,
+                crop_batch: int = 48, full_batch: int = 8) -> HRConvNeXt:
+    """Dense supervision, first on 128 px windows (most of them around a sign, so the letters get
+    local supervision cheaply), then briefly on whole scenes so the deep stages see the full canvas."""
     torch.manual_seed(2)
+    rng = random.Random(13)
     cnx = HRConvNeXt(cfg)
     head = nn.Conv2d(cfg.hr_channels, 5 + 4 + 2 + 3 * 32, 1)
     params = list(cnx.parameters()) + list(head.parameters())
@@ -152,36 +178,45 @@ def pretrain_hr(cfg: Config, images: np.ndarray, scenes, steps: int, batch: int)
     tg = [dense_targets(s, side, stride) for s in scenes]
     obj = torch.stack([t[0] for t in tg]); col = torch.stack([t[1] for t in tg])
     size = torch.stack([t[2] for t in tg]); chars = torch.stack([t[3] for t in tg])
-    g = torch.Generator().manual_seed(12)
-    n_val = 128
-    val_idx = [i for i in range(n_val)]
-    sign_rows = torch.tensor([i for i, s in enumerate(scenes) if s.sign is not None and i >= n_val])
-    for step in range(steps):
-        # half of each batch holds a sign, so the letters get enough local supervision
-        idx = torch.cat([torch.randint(n_val, len(scenes), (batch // 2,), generator=g),
-                         sign_rows[torch.randint(len(sign_rows), (batch - batch // 2,), generator=g)]])
+    n_val = 64
+    sign_rows = [i for i, s in enumerate(scenes) if s.sign is not None and i >= n_val]
+    win, cells = 128, 128 // stride
+    total = crop_steps + full_steps
+    for step in range(total):
         for pg in opt.param_groups:
-            pg["lr"] = cosine_lr(step, steps, 2e-3)
-        x = from_uint8(images[idx.numpy()])
-        o = head(cnx(x))                                                  # (b, 107, 48, 48)
-        loss = F.cross_entropy(o[:, :5], obj[idx]) \
-            + F.cross_entropy(o[:, 5:9], col[idx], ignore_index=-100) \
-            + F.cross_entropy(o[:, 9:11], size[idx], ignore_index=-100)
-        for k in range(3):
-            loss = loss + F.cross_entropy(o[:, 11 + 32 * k: 11 + 32 * (k + 1)], chars[idx][:, k], ignore_index=-100)
+            pg["lr"] = cosine_lr(step, total, 2e-3)
+        if step < crop_steps:
+            rows = [rng.choice(sign_rows) if k % 2 == 0 else rng.randrange(n_val, len(scenes))
+                    for k in range(crop_batch)]
+            xs, ys = [], [[], [], [], []]
+            for r in rows:
+                ox, oy = _window(rng, scenes[r], win, stride)
+                xs.append(images[r, oy:oy + win, ox:ox + win])
+                gy, gx = oy // stride, ox // stride
+                for k, t in enumerate((obj, col, size)):
+                    ys[k].append(t[r, gy:gy + cells, gx:gx + cells])
+                ys[3].append(chars[r, :, gy:gy + cells, gx:gx + cells])
+            x = from_uint8(np.stack(xs))
+            o = head(cnx(x))
+            loss = _hr_loss(o, *[torch.stack(y) for y in ys])
+        else:
+            idx = torch.tensor([rng.choice(sign_rows) if k % 2 == 0 else rng.randrange(n_val, len(scenes))
+                                for k in range(full_batch)])
+            o = head(cnx(from_uint8(images[idx.numpy()])))
+            loss = _hr_loss(o, obj[idx], col[idx], size[idx], chars[idx])
         opt.zero_grad(); loss.backward(); opt.step()
-        if step % 100 == 0 or step == steps - 1:
+        if step % 100 == 0 or step == total - 1:
             with torch.no_grad():
                 ok, tot, okc, totc = 0, 0, 0, 0
-                for i in range(0, n_val, 32):
-                    vi = val_idx[i:i + 32]
+                for i in range(0, n_val, 16):
+                    vi = list(range(i, min(n_val, i + 16)))
                     ov = head(cnx(from_uint8(images[vi])))
                     pred = torch.stack([ov[:, 11 + 32 * k: 11 + 32 * (k + 1)].argmax(1) for k in range(3)], 1)
                     m = chars[vi] >= 0
                     okc += (pred[m] == chars[vi][m]).sum().item(); totc += m.sum().item()
-                    mo = obj[vi]
-                    ok += (ov[:, :5].argmax(1) == mo).sum().item(); tot += mo.numel()
-            log(f"HR ConvNeXt step {step}/{steps} loss {loss.item():.4f} val obj/location {ok / tot:.4f} "
+                    ok += (ov[:, :5].argmax(1) == obj[vi]).sum().item(); tot += obj[vi].numel()
+            phase = "windows" if step < crop_steps else "scenes"
+            log(f"HR ConvNeXt step {step}/{total} ({phase}) loss {loss.item():.4f} val obj/location {ok / tot:.4f} "
                 f"sign letter/location {okc / max(1, totc):.4f}")
     return cnx
 
@@ -330,10 +365,11 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
     ap.add_argument("--scenes", type=int, default=6000, help="training scenes rendered once")
-    ap.add_argument("--lr-steps", type=int, default=500)
-    ap.add_argument("--hr-steps", type=int, default=900)
-    ap.add_argument("--align-steps", type=int, default=250)
-    ap.add_argument("--instruct-steps", type=int, default=900)
+    ap.add_argument("--lr-steps", type=int, default=250)
+    ap.add_argument("--hr-crop-steps", type=int, default=700)
+    ap.add_argument("--hr-full-steps", type=int, default=120)
+    ap.add_argument("--align-steps", type=int, default=200)
+    ap.add_argument("--instruct-steps", type=int, default=800)
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
@@ -358,7 +394,7 @@ def main():
         vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
         del lr_views, hr_all
         log("pretraining the HR ConvNeXt on dense per-location targets")
-        cnx = pretrain_hr(cfg, images, scenes, a.hr_steps, 16)
+        cnx = pretrain_hr(cfg, images, scenes, a.hr_crop_steps, a.hr_full_steps)
         vit.eval(); cnx.eval()
         torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict(), "hr_encoder": cnx.state_dict()},
                    os.path.join(a.work, "encoders.pt"))
