@@ -1,0 +1,228 @@
+package dev.mgmstream.model.lm;
+
+import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import dev.mgmstream.model.EngineOptions;
+import dev.mgmstream.model.ModelManifest;
+import dev.mgmstream.model.OnnxGraph;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * The language-model half of an export: the token-embedding and decoder graphs, the tokenizer and the
+ * chat format, loaded once and shared by every worker thread. Each worker decodes through its own
+ * {@link Generator} ({@link #newGenerator}), since DJL predictors are not thread-safe.
+ *
+ * <pre>{@code
+ * try (LanguageModel lm = LanguageModel.load(ModelManifest.load(dir), EngineOptions.CPU);
+ *      Generator gen = lm.newGenerator(BatchingOptions.continuous(32))) {
+ *     Prompt p = lm.prompt("t1", "What color is the circle?", visualTokens, 9, SamplingParams.greedy(96));
+ *     Completion c = gen.generate(List.of(p)).get(0);
+ * }
+ * }</pre>
+ */
+public final class LanguageModel implements AutoCloseable {
+
+    static final String INPUTS_EMBEDS = "inputs_embeds";
+    static final String ATTENTION_MASK = "attention_mask";
+    static final String POSITION_IDS = "position_ids";
+
+    private final ModelManifest manifest;
+    private final ModelManifest.LanguageModel spec;
+    private final HuggingFaceTokenizer tokenizer;
+    private final ChatPrompt chat;
+    private final OnnxGraph embed;
+    private final OnnxGraph decoder;
+    private final long imageTokenId;
+    private final long padId;
+    private final Set<Long> stopIds;
+    private final List<String> stopStrings;
+    private final String embedInput;
+
+    private LanguageModel(ModelManifest manifest, HuggingFaceTokenizer tokenizer, OnnxGraph embed, OnnxGraph decoder) {
+        this.manifest = manifest;
+        this.spec = manifest.languageModel();
+        this.tokenizer = tokenizer;
+        this.embed = embed;
+        this.decoder = decoder;
+        this.chat = ChatPrompt.fromManifest(manifest);
+        this.imageTokenId = singleId(chat.imageToken(), "tokenizer.image_token");
+        String pad = manifest.tokenizer().padToken();
+        this.padId = pad == null ? 0 : singleId(pad, "tokenizer.pad_token");
+        this.stopIds = new HashSet<>();
+        List<String> stopTokens = manifest.chat().stopTokens() == null ? List.of() : manifest.chat().stopTokens();
+        for (String t : stopTokens) {
+            stopIds.add(singleId(t, "chat.stop_tokens"));
+        }
+        // A stop string that is itself a stop token is already caught by its id, and special tokens never
+        // reach the decoded text; checking the text only for the others saves a decode per step.
+        List<String> strings = new ArrayList<>(chat.stopStrings());
+        strings.removeAll(stopTokens);
+        strings.removeIf(String::isEmpty);
+        this.stopStrings = List.copyOf(strings);
+        var inputs = spec.decoder().inputs();
+        for (String name : List.of(INPUTS_EMBEDS, ATTENTION_MASK, POSITION_IDS)) {
+            if (!inputs.containsKey(name)) {
+                throw new IllegalArgumentException("decoder of " + manifest.dir() + " has no input '" + name
+                        + "' (has " + inputs.keySet() + ")");
+            }
+        }
+        this.embedInput = spec.embedTokens().inputs().keySet().iterator().next();
+    }
+
+    /** Loads the graphs with the given engine options (the same ones the encoders use). */
+    public static LanguageModel load(ModelManifest manifest, EngineOptions engine) {
+        HuggingFaceTokenizer tok;
+        try {
+            tok = HuggingFaceTokenizer.newInstance(manifest.file(manifest.tokenizer().file()),
+                    Map.of("addSpecialTokens", Boolean.toString(manifest.tokenizer().addBos())));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot read tokenizer of " + manifest.dir(), e);
+        }
+        OnnxGraph e = null;
+        OnnxGraph d = null;
+        try {
+            e = OnnxGraph.load(manifest.file(manifest.languageModel().embedTokens().file()), engine);
+            d = OnnxGraph.load(manifest.file(manifest.languageModel().decoder().file()), engine);
+            return new LanguageModel(manifest, tok, e, d);
+        } catch (RuntimeException ex) {
+            if (d != null) {
+                d.close();
+            }
+            if (e != null) {
+                e.close();
+            }
+            tok.close();
+            throw ex;
+        }
+    }
+
+    /**
+     * Visual tokens one image contributes: N, or N x (grid² + 1) for Mini-Gemini-HD, whose LR view is a
+     * grid of sub-images plus the whole image (5N for a 2 x 2 grid).
+     */
+    public int visualTokenCount() {
+        ModelManifest.Vision v = manifest.vision();
+        int n = v.imageTokenCount();
+        return v.hdGrid() > 0 ? n * (v.hdGrid() * v.hdGrid() + 1) : n;
+    }
+
+    /**
+     * Renders, tokenises and checks one task's prompt.
+     *
+     * @param visualTokens {@code visualCount x hidden} floats for this image
+     * @throws PromptRejectedException when the visual tokens do not fit the model or the prompt its context
+     */
+    public Prompt prompt(String id, String userPrompt, float[] visualTokens, int visualCount, SamplingParams params) {
+        int hidden = spec.hiddenSize();
+        if (visualCount != visualTokenCount()) {
+            throw new PromptRejectedException("the image has " + visualCount + " visual tokens, model "
+                    + manifest.modelId() + " takes " + visualTokenCount());
+        }
+        if (visualTokens.length != visualCount * hidden) {
+            throw new PromptRejectedException("visual tokens hold " + visualTokens.length + " values, expected "
+                    + visualCount + " x " + hidden + " for model " + manifest.modelId());
+        }
+        long[] text = encode(chat.render(userPrompt));
+        int images = 0;
+        for (long id0 : text) {
+            if (id0 == imageTokenId) {
+                images++;
+            }
+        }
+        if (images != 1) {
+            throw new PromptRejectedException("the chat template must place the image token once, found " + images);
+        }
+        long[] ids = new long[text.length - 1 + visualCount];
+        int j = 0;
+        for (long t : text) {
+            int repeat = t == imageTokenId ? visualCount : 1;
+            for (int r = 0; r < repeat; r++) {
+                ids[j++] = t;
+            }
+        }
+        if (ids.length >= spec.contextLength()) {
+            throw new PromptRejectedException("the prompt takes " + ids.length + " tokens (" + visualCount
+                    + " of them visual), model " + manifest.modelId() + " has a context of " + spec.contextLength()
+                    + " and needs room for at least one answer token");
+        }
+        return new Prompt(id, ids, visualTokens, visualCount, params);
+    }
+
+    long[] encode(String text) {
+        return tokenizer.encode(text, manifest.tokenizer().addBos(), false).getIds();
+    }
+
+    /** Decodes generated ids as the Python reference does: special tokens dropped, nothing stripped. */
+    public String decode(long[] ids) {
+        return tokenizer.decode(ids, true);
+    }
+
+    public Generator newGenerator(BatchingOptions options) {
+        return new Generator(this, options);
+    }
+
+    public ModelManifest manifest() {
+        return manifest;
+    }
+
+    public String modelId() {
+        return manifest.modelId();
+    }
+
+    public ChatPrompt chat() {
+        return chat;
+    }
+
+    ModelManifest.LanguageModel spec() {
+        return spec;
+    }
+
+    OnnxGraph embedGraph() {
+        return embed;
+    }
+
+    OnnxGraph decoderGraph() {
+        return decoder;
+    }
+
+    String embedInputName() {
+        return embedInput;
+    }
+
+    long imageTokenId() {
+        return imageTokenId;
+    }
+
+    long padId() {
+        return padId;
+    }
+
+    boolean isStopToken(long id) {
+        return stopIds.contains(id);
+    }
+
+    List<String> stopStrings() {
+        return stopStrings;
+    }
+
+    private long singleId(String token, String field) {
+        long[] ids = tokenizer.encode(token, false, false).getIds();
+        if (ids.length != 1) {
+            throw new IllegalArgumentException(field + " '" + token + "' is not a single token of the tokenizer of "
+                    + manifest.dir() + " (encodes to " + ids.length + " ids)");
+        }
+        return ids[0];
+    }
+
+    @Override
+    public void close() {
+        decoder.close();
+        embed.close();
+        tokenizer.close();
+    }
+}

@@ -1,0 +1,198 @@
+package dev.mgmstream.model.lm;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import dev.mgmstream.model.EngineOptions;
+import dev.mgmstream.model.ModelManifest;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Java's greedy answers against the Python reference on the golden scenes, and batched decoding
+ * (continuous and static, several batch sizes) against one prompt at a time, token for token.
+ */
+class GenerationParityTest {
+
+    static final int MAX_NEW = 96;   // what models/export.py generates the golden answers with
+    static LanguageModel lm;
+    static List<GoldenTasks.Task> tasks;
+    static List<Completion> oneByOne;
+
+    @BeforeAll
+    static void load() throws Exception {
+        lm = LanguageModel.load(ModelManifest.load(GoldenTasks.modelDir()), EngineOptions.cpu(1));
+        tasks = GoldenTasks.load(GoldenTasks.modelDir());
+        oneByOne = new ArrayList<>();
+        try (Generator g = lm.newGenerator(BatchingOptions.continuous(1))) {
+            for (Prompt p : prompts(tasks)) {
+                oneByOne.add(g.generate(List.of(p)).get(0));
+            }
+        }
+    }
+
+    @AfterAll
+    static void close() {
+        if (lm != null) {
+            lm.close();
+        }
+    }
+
+    static List<Prompt> prompts(List<GoldenTasks.Task> ts) {
+        List<Prompt> out = new ArrayList<>();
+        for (int i = 0; i < ts.size(); i++) {
+            GoldenTasks.Task t = ts.get(i);
+            out.add(lm.prompt("t" + i, t.prompt(), t.visualTokens(), t.visualCount(), SamplingParams.greedy(MAX_NEW)));
+        }
+        return out;
+    }
+
+    @Test
+    void promptsTokeniseLikeThePythonReference() {
+        List<Prompt> ps = prompts(tasks);
+        for (int i = 0; i < ps.size(); i++) {
+            assertThat(ps.get(i).tokenIds()).as(tasks.get(i).name()).containsExactly(tasks.get(i).promptIds());
+        }
+    }
+
+    @Test
+    void greedyAnswersEqualThePythonReference() {
+        assertThat(tasks).hasSizeGreaterThan(16);
+        for (int i = 0; i < tasks.size(); i++) {
+            GoldenTasks.Task t = tasks.get(i);
+            Completion c = oneByOne.get(i);
+            assertThat(c.text()).as(t.name()).isEqualTo(t.greedyAnswer());
+            // The ids too, where the golden file's ids decode to its own answer (an export whose tokenizer
+            // was rebuilt after the golden run can hold stale ids beside a correct answer).
+            if (lm.decode(t.greedyIds()).equals(t.greedyAnswer())) {
+                assertThat(c.tokens()).as(t.name()).containsExactly(t.greedyIds());
+                assertThat(c.finishReason()).as(t.name())
+                        .isEqualTo(t.greedyIds().length < MAX_NEW ? FinishReason.STOP : FinishReason.LENGTH);
+            }
+            assertThat(c.promptTokens()).isEqualTo(t.promptIds().length);
+        }
+    }
+
+    /** Every golden task once, then repeated in another order until there are enough to fill 32 slots twice. */
+    static List<GoldenTasks.Task> mix() {
+        List<GoldenTasks.Task> mix = new ArrayList<>(tasks);
+        for (int i = 0; mix.size() < 70; i++) {
+            mix.add(tasks.get((i * 7 + 3) % tasks.size()));
+        }
+        return mix;
+    }
+
+    @ParameterizedTest(name = "continuous batching, {0} slots")
+    @ValueSource(ints = {1, 7, 32})
+    void continuousBatchingEqualsOneByOne(int slots) throws Exception {
+        // One slot is the one-by-one path again, so a slice of the mix is enough there.
+        List<GoldenTasks.Task> mix = slots == 1 ? mix().subList(0, 20) : mix();
+        List<Completion> batched;
+        try (Generator g = lm.newGenerator(new BatchingOptions(slots, BatchingOptions.Mode.CONTINUOUS, 1))) {
+            batched = g.generate(prompts(mix));
+            assertThat(g.stats().prefills()).isGreaterThan(slots == 1 ? mix.size() - 1 : 1);
+        }
+        assertSameAsOneByOne(mix, batched);
+    }
+
+    @ParameterizedTest(name = "static batching, {0} slots")
+    @ValueSource(ints = {7, 32})
+    void staticBatchingEqualsOneByOne(int slots) throws Exception {
+        List<GoldenTasks.Task> mix = mix();
+        try (Generator g = lm.newGenerator(BatchingOptions.staticBatches(slots))) {
+            assertSameAsOneByOne(mix, g.generate(prompts(mix)));
+        }
+    }
+
+    @Test
+    void admittingSeveralAtOnceEqualsOneByOne() throws Exception {
+        List<GoldenTasks.Task> mix = mix();
+        try (Generator g = lm.newGenerator(new BatchingOptions(16, BatchingOptions.Mode.CONTINUOUS, 5))) {
+            assertSameAsOneByOne(mix, g.generate(prompts(mix)));
+        }
+    }
+
+    private void assertSameAsOneByOne(List<GoldenTasks.Task> mix, List<Completion> batched) {
+        assertThat(batched).hasSize(mix.size());
+        for (int i = 0; i < mix.size(); i++) {
+            int original = tasks.indexOf(mix.get(i));
+            Completion alone = oneByOne.get(original);
+            assertThat(batched.get(i).id()).isEqualTo("t" + i);
+            assertThat(batched.get(i).text()).as(mix.get(i).name()).isEqualTo(alone.text());
+            assertThat(batched.get(i).tokens()).as(mix.get(i).name()).containsExactly(alone.tokens());
+            assertThat(batched.get(i).finishReason()).isEqualTo(alone.finishReason());
+        }
+    }
+
+    @Test
+    void maxNewTokensEndsWithLength() throws Exception {
+        GoldenTasks.Task t = tasks.get(0);
+        try (Generator g = lm.newGenerator(BatchingOptions.continuous(4))) {
+            Completion c = g.generate(List.of(lm.prompt("short", t.prompt(), t.visualTokens(), t.visualCount(),
+                    SamplingParams.greedy(3)))).get(0);
+            assertThat(c.finishReason()).isEqualTo(FinishReason.LENGTH);
+            try (Generator full = lm.newGenerator(BatchingOptions.continuous(1))) {
+                long[] whole = full.generate(List.of(lm.prompt("full", t.prompt(), t.visualTokens(), t.visualCount(),
+                        SamplingParams.greedy(MAX_NEW)))).get(0).tokens();
+                assertThat(c.tokens()).containsExactly(java.util.Arrays.copyOf(whole, 3));
+            }
+        }
+    }
+
+    @Test
+    void stopStringsCutTheAnswer() throws Exception {
+        // Pick a golden answer and a piece of it: the model must stop right before that piece.
+        GoldenTasks.Task t = tasks.stream().filter(x -> x.greedyAnswer().length() > 12).findFirst().orElseThrow();
+        String stop = t.greedyAnswer().substring(6, 10);
+        ModelManifest m = lm.manifest();
+        ModelManifest.Chat c = m.chat();
+        ModelManifest withStop = ChatTemplateTest.withChat(m, new ModelManifest.Chat(c.template(), c.promptFormat(),
+                c.stopTokens(), List.of(stop), c.generationTags(), c.defaultPrompts()));
+        try (LanguageModel lm2 = LanguageModel.load(withStop, EngineOptions.cpu(1));
+             Generator g = lm2.newGenerator(BatchingOptions.continuous(2))) {
+            Completion out = g.generate(List.of(lm2.prompt("s", t.prompt(), t.visualTokens(), t.visualCount(),
+                    SamplingParams.greedy(MAX_NEW)))).get(0);
+            assertThat(out.finishReason()).isEqualTo(FinishReason.STOP);
+            assertThat(out.text()).isEqualTo(t.greedyAnswer().substring(0, t.greedyAnswer().indexOf(stop)));
+        }
+    }
+
+    @Test
+    void promptsThatCannotFitAreRejectedWithTheReason() {
+        GoldenTasks.Task t = tasks.get(0);
+        String longPrompt = "What color is the circle? ".repeat(40);
+        assertThatThrownBy(() -> lm.prompt("long", longPrompt, t.visualTokens(), t.visualCount(),
+                SamplingParams.greedy(8)))
+                .isInstanceOf(PromptRejectedException.class).hasMessageContaining("context of");
+        assertThatThrownBy(() -> lm.prompt("few", t.prompt(), new float[128 * 4], 4, SamplingParams.greedy(8)))
+                .isInstanceOf(PromptRejectedException.class).hasMessageContaining("4 visual tokens");
+        assertThatThrownBy(() -> lm.prompt("narrow", t.prompt(), new float[64 * t.visualCount()], t.visualCount(),
+                SamplingParams.greedy(8)))
+                .isInstanceOf(PromptRejectedException.class).hasMessageContaining("expected");
+    }
+
+    @Test
+    void theContextBoundsTheAnswer() throws Exception {
+        // A prompt that leaves 5 positions of context may generate at most 5 tokens, whatever max_new_tokens says.
+        GoldenTasks.Task t = tasks.get(0);
+        int ctx = lm.manifest().languageModel().contextLength();
+        String prompt = t.prompt();
+        Prompt p = lm.prompt("x", prompt, t.visualTokens(), t.visualCount(), SamplingParams.greedy(500));
+        while (p.length() < ctx - 5) {
+            prompt = prompt + " yes";
+            p = lm.prompt("x", prompt, t.visualTokens(), t.visualCount(), SamplingParams.greedy(500));
+        }
+        try (Generator g = lm.newGenerator(BatchingOptions.continuous(2))) {
+            Completion c = g.generate(List.of(p)).get(0);
+            assertThat(c.completionTokens()).isLessThanOrEqualTo(ctx - p.length());
+            if (c.completionTokens() == ctx - p.length()) {
+                assertThat(c.finishReason()).isEqualTo(FinishReason.LENGTH);
+            }
+        }
+    }
+}
