@@ -29,7 +29,15 @@ public final class StageRunner {
 
     /** @return a process exit code: 0 after a requested stop, 1 after a failure */
     public static <K, V> int runUntilStopped(StageDefinition<K, V> definition, StageSettings settings) {
-        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        return runUntilStopped(definition, settings, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+    }
+
+    /**
+     * As above, on a registry the caller made, so that a stage's own meters (registered on it before the
+     * call) are served on the same endpoint as the runtime's.
+     */
+    public static <K, V> int runUntilStopped(StageDefinition<K, V> definition, StageSettings settings,
+                                             PrometheusMeterRegistry registry) {
         Optional<MetricsServer> server = MetricsServer.start(registry, settings.metricsPort());
         server.ifPresent(s -> log.info("Stage {} metrics on http://localhost:{}/metrics", definition.name(), s.port()));
         Stage<K, V> stage = new Stage<>(definition, settings, registry);

@@ -1,0 +1,292 @@
+package dev.mgmstream.encoders;
+
+import dev.mgmstream.encoders.EncoderMetrics.Step;
+import dev.mgmstream.encoders.cache.VisualTokenCache;
+import dev.mgmstream.encoders.source.ImageLoader;
+import dev.mgmstream.encoders.source.TransientSourceException;
+import dev.mgmstream.model.vision.ImageDecoder;
+import dev.mgmstream.model.vision.ImageRejectedException;
+import dev.mgmstream.model.vision.ImageRejectedException.Reason;
+import dev.mgmstream.model.vision.PixelViews;
+import dev.mgmstream.model.vision.VisionEncoder;
+import dev.mgmstream.pipeline.stage.BatchFunction;
+import dev.mgmstream.pipeline.stage.Emitted;
+import dev.mgmstream.pipeline.stage.InputRecord;
+import dev.mgmstream.pipeline.stage.Output;
+import dev.mgmstream.pipeline.stage.OutputTopic;
+import dev.mgmstream.pipeline.stage.Reject;
+import dev.mgmstream.pipeline.stage.TransientBatchException;
+import dev.mgmstream.schemas.avro.ImageTask;
+import dev.mgmstream.schemas.avro.ImageUri;
+import dev.mgmstream.schemas.avro.InlineImage;
+import dev.mgmstream.schemas.avro.TaskRef;
+import dev.mgmstream.schemas.avro.VisualTokens;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Future;
+
+/**
+ * The encoders stage's batch function: {@code ImageTask}s in, one {@code VisualTokens} per distinct image out
+ * (carrying every task on that image), or a rejection per task whose image cannot be had.
+ *
+ * <ol>
+ *   <li>Fetch every task's image (inline bytes, or a URI under the loading policy) and name it by the SHA-256
+ *   of its bytes, in parallel on the decode pool.</li>
+ *   <li>Group the tasks by image: an image asked about several times in one batch is handled once.</li>
+ *   <li>Look each image up in the visual-token cache (same image, same model): a hit needs no encoder.</li>
+ *   <li>Decode and preprocess the misses in parallel; an image that cannot be decoded rejects its tasks.</li>
+ *   <li>Encode all misses in one batched call of the vision encoders.</li>
+ *   <li>Serialise the tokens (inline or claim check) and emit; fresh encodings also go to the cache topic.</li>
+ * </ol>
+ *
+ * <p>Pure as the runtime requires: the same inputs give equivalent outputs, whether the tokens come from
+ * the cache or a new encoding (the encoders are deterministic). Failures of the store a URI points into are
+ * thrown as {@link TransientBatchException} so the batch is retried instead of its tasks rejected.
+ */
+final class EncodeBatch implements BatchFunction<String, ImageTask> {
+
+    private final ImageLoader loader;
+    private final ImageDecoder decoder;
+    private final VisionEncoder encoder;
+    private final String modelId;
+    private final VisualTokenCache cache;
+    private final TokenWriter writer;
+    private final OutputTopic<String, VisualTokens> tokensTopic;
+    private final OutputTopic<String, VisualTokens> cacheTopic;
+    private final EncoderMetrics metrics;
+    private final ExecutorService pool;
+
+    /** @param cache null to encode every image every time (no cache topic output either) */
+    EncodeBatch(ImageLoader loader, ImageDecoder decoder, VisionEncoder encoder, VisualTokenCache cache,
+                TokenWriter writer, OutputTopic<String, VisualTokens> tokensTopic,
+                OutputTopic<String, VisualTokens> cacheTopic, EncoderMetrics metrics, ExecutorService pool) {
+        this.loader = loader;
+        this.decoder = decoder;
+        this.encoder = encoder;
+        this.modelId = encoder.manifest().modelId();
+        this.cache = cache;
+        this.writer = writer;
+        this.tokensTopic = tokensTopic;
+        this.cacheTopic = cacheTopic;
+        this.metrics = metrics;
+        this.pool = pool;
+    }
+
+    /** An image fetched for one task. */
+    private record Fetched(byte[] bytes, String imageId, long nanos) {}
+
+    /** Decoded and preprocessed pixels of one image, with the time each step took. */
+    private record Prepared(PixelViews views, long decodeNanos, long preprocessNanos) {}
+
+    /** The tasks of one batch that ask about the same image. */
+    private static final class Group {
+        final String imageId;
+        final byte[] bytes;
+        final List<InputRecord<String, ImageTask>> tasks = new ArrayList<>();
+        VisualTokens cached;
+        Future<Prepared> preparing;
+        ImageRejectedException rejected;
+        int encodedIndex = -1;
+
+        Group(String imageId, byte[] bytes) {
+            this.imageId = imageId;
+            this.bytes = bytes;
+        }
+    }
+
+    @Override
+    public List<Emitted> apply(List<InputRecord<String, ImageTask>> batch) throws Exception {
+        List<Emitted> out = new ArrayList<>();
+        Map<String, Group> groups = fetchAndGroup(batch, out);
+        List<Group> misses = new ArrayList<>();
+        for (Group g : groups.values()) {
+            if (cache != null) {
+                g.cached = cache.get(g.imageId, modelId).orElse(null);
+            }
+            if (g.cached != null) {
+                metrics.cacheHit();
+            } else {
+                g.preparing = pool.submit(() -> prepare(g.bytes));
+                misses.add(g);
+            }
+            metrics.shared(g.tasks.size() - 1);
+        }
+        List<PixelViews> toEncode = new ArrayList<>();
+        long decodeNanos = 0;
+        long preprocessNanos = 0;
+        for (Group g : misses) {
+            try {
+                Prepared p = g.preparing.get();
+                decodeNanos += p.decodeNanos();
+                preprocessNanos += p.preprocessNanos();
+                g.encodedIndex = toEncode.size();
+                toEncode.add(p.views());
+            } catch (ExecutionException e) {
+                if (e.getCause() instanceof ImageRejectedException r) {
+                    g.rejected = r;
+                } else {
+                    throw rethrow(e.getCause());
+                }
+            }
+        }
+        metrics.time(Step.DECODE, decodeNanos);
+        metrics.time(Step.PREPROCESS, preprocessNanos);
+
+        VisionEncoder.Encoded encoded = encoder.encode(toEncode);
+        if (!toEncode.isEmpty()) {
+            metrics.encoded(toEncode.size());
+            metrics.time(Step.LR, encoded.lrNanos());
+            metrics.time(Step.HR, encoded.hrNanos());
+            metrics.time(Step.MINING, encoded.miningNanos());
+        }
+
+        long t0 = System.nanoTime();
+        for (Group g : groups.values()) {
+            if (g.rejected != null) {
+                for (InputRecord<String, ImageTask> in : g.tasks) {
+                    metrics.rejected(g.rejected.reason());
+                    out.add(Reject.of(in, g.rejected));
+                }
+                continue;
+            }
+            InputRecord<String, ImageTask> first = g.tasks.get(0);
+            VisualTokens tokens = g.cached;
+            if (tokens == null) {
+                tokens = fresh(g.imageId, encoded.tokens().get(g.encodedIndex), encoded.shape());
+                if (cache != null) {
+                    cache.remember(tokens);
+                    out.add(Output.of(first, cacheTopic, VisualTokenCache.key(g.imageId, modelId), tokens));
+                }
+            }
+            VisualTokens withTasks = VisualTokens.newBuilder(tokens).setTasks(taskRefs(g.tasks)).build();
+            out.add(Output.of(first, tokensTopic, g.imageId, withTasks));
+        }
+        metrics.time(Step.SERIALISE, System.nanoTime() - t0);
+        return out;
+    }
+
+    private Map<String, Group> fetchAndGroup(List<InputRecord<String, ImageTask>> batch, List<Emitted> out)
+            throws Exception {
+        List<Future<Fetched>> fetches = new ArrayList<>(batch.size());
+        for (InputRecord<String, ImageTask> in : batch) {
+            fetches.add(pool.submit(() -> fetch(in.value())));
+        }
+        Map<String, Group> groups = new LinkedHashMap<>();
+        long loadNanos = 0;
+        for (int i = 0; i < batch.size(); i++) {
+            InputRecord<String, ImageTask> in = batch.get(i);
+            try {
+                Fetched f = fetches.get(i).get();
+                loadNanos += f.nanos();
+                groups.computeIfAbsent(f.imageId(), id -> new Group(id, f.bytes())).tasks.add(in);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof ImageRejectedException r) {
+                    metrics.rejected(r.reason());
+                    out.add(Reject.of(in, r));
+                } else if (cause instanceof TransientSourceException t) {
+                    throw new TransientBatchException(t.getMessage(), t);
+                } else {
+                    throw rethrow(cause);
+                }
+            }
+        }
+        metrics.time(Step.LOAD, loadNanos);
+        return groups;
+    }
+
+    private Fetched fetch(ImageTask task) throws ImageRejectedException, TransientSourceException {
+        long t0 = System.nanoTime();
+        byte[] bytes;
+        Object image = task.getImage();
+        if (image instanceof InlineImage inline) {
+            ByteBuffer data = inline.getData().duplicate();
+            bytes = new byte[data.remaining()];
+            data.get(bytes);
+        } else if (image instanceof ImageUri uri) {
+            if (uri.getSizeBytes() != null && uri.getSizeBytes() > decoder.limits().maxBytes()) {
+                throw new ImageRejectedException(Reason.TOO_MANY_BYTES, "the image at " + uri.getUri() + " has "
+                        + uri.getSizeBytes() + " bytes, more than the limit of " + decoder.limits().maxBytes());
+            }
+            bytes = loader.load(uri.getUri());
+        } else {
+            throw new ImageRejectedException(Reason.INVALID_TASK, "the task carries no image");
+        }
+        String id = TokenWriter.sha256(bytes);
+        if (task.getImageId() != null && !task.getImageId().equalsIgnoreCase(id)) {
+            throw new ImageRejectedException(Reason.INVALID_TASK, "the task's image_id " + task.getImageId()
+                    + " is not the SHA-256 of its image (" + id + ")");
+        }
+        return new Fetched(bytes, id, System.nanoTime() - t0);
+    }
+
+    private Prepared prepare(byte[] bytes) throws ImageRejectedException {
+        long t0 = System.nanoTime();
+        var rgb = decoder.decode(bytes);
+        long t1 = System.nanoTime();
+        PixelViews views = encoder.preprocessor().apply(rgb);
+        return new Prepared(views, t1 - t0, System.nanoTime() - t1);
+    }
+
+    private VisualTokens fresh(String imageId, float[] values, int[] shape) throws java.io.IOException {
+        TokenWriter.Payload p = writer.write(values);
+        if (p.uri() != null) {
+            metrics.claimCheck();
+        }
+        return VisualTokens.newBuilder()
+                .setImageId(imageId)
+                .setModelId(modelId)
+                .setShape(List.of(shape[0], shape[1]))
+                .setDtype(writer.dtype())
+                .setPayload(p.inline())
+                .setClaimCheckUri(p.uri())
+                .setTasks(List.of())
+                .build();
+    }
+
+    private static List<TaskRef> taskRefs(List<InputRecord<String, ImageTask>> tasks) {
+        long now = System.currentTimeMillis();
+        List<TaskRef> refs = new ArrayList<>(tasks.size());
+        for (InputRecord<String, ImageTask> in : tasks) {
+            ImageTask t = in.value();
+            // Time since the task was written to the ingest topic: its wait in the queue plus this batch.
+            long encodersMs = Math.max(0, now - in.timestamp());
+            refs.add(TaskRef.newBuilder()
+                    .setTaskId(t.getTaskId())
+                    .setKind(t.getKind())
+                    .setPrompt(t.getPrompt())
+                    .setOptions(t.getOptions())
+                    .setSubmittedAt(t.getSubmittedAt())
+                    .setAttributes(t.getAttributes())
+                    .setTraceId(t.getTraceId())
+                    .setImage(describe(t))
+                    .setLatencies(Map.of("encoders", encodersMs))
+                    .build());
+        }
+        return refs;
+    }
+
+    /** A human-readable reference to a task's image, repeated in its answer. */
+    static String describe(ImageTask t) {
+        if (t.getImage() instanceof ImageUri uri) {
+            return uri.getUri();
+        }
+        if (t.getImage() instanceof InlineImage inline) {
+            String type = inline.getMediaType() == null ? "image" : inline.getMediaType();
+            return "inline " + type + " (" + inline.getData().remaining() + " bytes)";
+        }
+        return null;
+    }
+
+    private static Exception rethrow(Throwable t) {
+        if (t instanceof Error e) {
+            throw e;
+        }
+        return t instanceof Exception e ? e : new RuntimeException(t);
+    }
+}

@@ -1,0 +1,77 @@
+package dev.mgmstream.encoders;
+
+import dev.mgmstream.model.vision.ImageRejectedException;
+import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
+import dev.mgmstream.pipeline.stage.InputRecord;
+import dev.mgmstream.pipeline.stage.Output;
+import dev.mgmstream.pipeline.stage.OutputTopic;
+import dev.mgmstream.pipeline.stage.RejectionHook;
+import dev.mgmstream.schemas.avro.Answer;
+import dev.mgmstream.schemas.avro.AnswerStatus;
+import dev.mgmstream.schemas.avro.ImageTask;
+import dev.mgmstream.schemas.avro.Rejection;
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import org.apache.kafka.common.serialization.Serializer;
+
+/**
+ * What a rejected task leaves behind: a typed {@code Rejection} in the stage's dead-letter topic (with the
+ * original bytes, for inspection or replay) and an {@code Answer} with status {@code REJECTED}, so the user
+ * who sent the task learns why without reading the dead-letter topic.
+ */
+final class Rejections {
+
+    private Rejections() {
+    }
+
+    static RejectionHook<String, ImageTask> answers(OutputTopic<String, Answer> answers, String stage) {
+        return (rejected, decoded) -> {
+            String taskId = decoded.map(InputRecord::key)
+                    .orElse(rejected.key() == null ? null : new String(rejected.key(), StandardCharsets.UTF_8));
+            if (taskId == null) {
+                return List.of(); // nobody to tell: the dead-letter record keeps it
+            }
+            Answer.Builder a = Answer.newBuilder()
+                    .setTaskId(taskId)
+                    .setStatus(AnswerStatus.REJECTED)
+                    .setReason(reason(rejected.errorClass(), rejected.errorMessage(), stage));
+            decoded.map(InputRecord::value).ifPresent(t -> a
+                    .setImageId(t.getImageId())
+                    .setKind(t.getKind())
+                    .setPrompt(t.getPrompt())
+                    .setAttributes(t.getAttributes())
+                    .setTraceId(t.getTraceId())
+                    .setImage(EncodeBatch.describe(t))
+                    .setLatencies(Map.of("encoders", Math.max(0, System.currentTimeMillis() - decoded.get().timestamp()))));
+            return List.of(new Output<>(rejected.index(), answers, taskId, a.build()));
+        };
+    }
+
+    /** The user-facing reason: an image rejection says it in its own words; anything else names the failure. */
+    static String reason(String errorClass, String message, String stage) {
+        if (ImageRejectedException.class.getName().equals(errorClass)) {
+            return "image rejected: " + message;
+        }
+        String simple = errorClass.substring(errorClass.lastIndexOf('.') + 1);
+        return "the " + stage + " stage could not process the task (" + simple + (message == null ? "" : ": " + message)
+                + ")";
+    }
+
+    static DeadLetterEncoder deadLetters(Serializer<Rejection> serializer) {
+        return (topic, r) -> serializer.serialize(topic, Rejection.newBuilder()
+                .setSourceTopic(r.sourceTopic())
+                .setPartition(r.partition())
+                .setOffset(r.offset())
+                .setKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
+                .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
+                .setErrorClass(r.errorClass())
+                .setErrorMessage(r.errorMessage())
+                .setStage(r.stage())
+                .setTime(r.time())
+                .setAttempt(r.attempt())
+                .setTaskId(r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8))
+                .build());
+    }
+}

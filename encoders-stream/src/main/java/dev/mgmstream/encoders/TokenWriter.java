@@ -1,0 +1,53 @@
+package dev.mgmstream.encoders;
+
+import dev.mgmstream.encoders.store.ObjectStore;
+import dev.mgmstream.model.vision.TensorBytes;
+import java.io.IOException;
+import java.net.URI;
+import java.nio.ByteBuffer;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+
+/**
+ * Turns an image's float tokens into what a {@code VisualTokens} record carries: bytes in the configured
+ * dtype, inline when they fit under the threshold, otherwise written to the object store under the SHA-256
+ * of the bytes (claim check) with only the URI inline.
+ */
+final class TokenWriter {
+
+    /** Exactly one of {@code inline} and {@code uri} is set. */
+    record Payload(ByteBuffer inline, String uri) {}
+
+    private final String dtype;
+    private final long inlineMaxBytes;
+    private final ObjectStore store;
+
+    TokenWriter(String dtype, long inlineMaxBytes, ObjectStore store) {
+        this.dtype = TensorBytes.normalise(dtype);
+        TensorBytes.bytesPerElement(this.dtype); // refuses an unknown dtype at start, not at the first batch
+        this.inlineMaxBytes = inlineMaxBytes;
+        this.store = store;
+    }
+
+    String dtype() {
+        return dtype;
+    }
+
+    Payload write(float[] tokens) throws IOException {
+        byte[] bytes = TensorBytes.encode(tokens, dtype);
+        if (bytes.length <= inlineMaxBytes) {
+            return new Payload(ByteBuffer.wrap(bytes), null);
+        }
+        URI uri = store.put("tokens/" + sha256(bytes) + "." + dtype, bytes);
+        return new Payload(null, uri.toString());
+    }
+
+    static String sha256(byte[] bytes) {
+        try {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+}
