@@ -1,0 +1,130 @@
+package dev.mgmstream.lake;
+
+import java.io.Closeable;
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Map;
+
+import org.apache.hadoop.conf.Configuration;
+import org.apache.iceberg.CatalogProperties;
+import org.apache.iceberg.CatalogUtil;
+import org.apache.iceberg.Table;
+import org.apache.iceberg.TableProperties;
+import org.apache.iceberg.catalog.Catalog;
+import org.apache.iceberg.catalog.Namespace;
+import org.apache.iceberg.catalog.SupportsNamespaces;
+import org.apache.iceberg.exceptions.AlreadyExistsException;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Opens the catalog that {@link LakeSettings} names and the answers table in it, creating the table
+ * (schema, day partitioning, Parquet) on first use.
+ *
+ * <pre>{@code
+ * try (LakeTable lake = LakeTable.open(LakeSettings.from(Map.of("lake.warehouse", "/tmp/lake")))) {
+ *     Table answers = lake.table();
+ * }
+ * }</pre>
+ */
+public final class LakeTable implements Closeable {
+
+    private static final Logger log = LoggerFactory.getLogger(LakeTable.class);
+
+    private final Catalog catalog;
+    private final Table table;
+
+    private LakeTable(Catalog catalog, Table table) {
+        this.catalog = catalog;
+        this.table = table;
+    }
+
+    public static LakeTable open(LakeSettings settings) {
+        Catalog catalog = catalog(settings);
+        try {
+            return new LakeTable(catalog, loadOrCreate(catalog, settings));
+        } catch (RuntimeException e) {
+            closeQuietly(catalog);
+            throw e;
+        }
+    }
+
+    public Table table() {
+        return table;
+    }
+
+    /** The catalog as Iceberg builds it from the settings; the caller closes it. */
+    static Catalog catalog(LakeSettings settings) {
+        Map<String, String> props = new HashMap<>(settings.catalogProperties());
+        props.put(CatalogUtil.ICEBERG_CATALOG_TYPE, settings.catalogType());
+        props.put(CatalogProperties.WAREHOUSE_LOCATION, settings.warehouse());
+        if (!settings.catalogUri().isBlank()) {
+            props.put(CatalogProperties.URI, settings.catalogUri());
+        }
+        // Hadoop is here only for its local (or HDFS-compatible) FileSystem; no site files are read.
+        Configuration conf = new Configuration(false);
+        conf.set("fs.file.impl", org.apache.hadoop.fs.LocalFileSystem.class.getName());
+        return CatalogUtil.buildIcebergCatalog(settings.catalogName(), props, conf);
+    }
+
+    private static Table loadOrCreate(Catalog catalog, LakeSettings settings) {
+        if (catalog.tableExists(settings.table())) {
+            return requireNoCommitRetries(catalog.loadTable(settings.table()));
+        }
+        Namespace ns = settings.table().namespace();
+        if (catalog instanceof SupportsNamespaces namespaces && !ns.isEmpty() && !namespaces.namespaceExists(ns)) {
+            try {
+                namespaces.createNamespace(ns);
+            } catch (AlreadyExistsException raced) {
+                // another sink created it first
+            }
+        }
+        Map<String, String> properties = Map.of(
+                TableProperties.DEFAULT_FILE_FORMAT, "parquet",
+                TableProperties.FORMAT_VERSION, "2",
+                // The sink checks the table's offsets against its own before every commit; a commit that
+                // raced another writer must fail back to the sink for that check, not be replayed by Iceberg.
+                TableProperties.COMMIT_NUM_RETRIES, "0");
+        try {
+            Table created = catalog.buildTable(settings.table(), AnswerTable.SCHEMA)
+                    .withPartitionSpec(AnswerTable.SPEC)
+                    .withProperties(properties)
+                    .create();
+            log.info("Created lake table {} at {}", settings.table(), created.location());
+            return created;
+        } catch (AlreadyExistsException raced) {
+            return requireNoCommitRetries(catalog.loadTable(settings.table()));
+        }
+    }
+
+    /** A table made by another tool may let Iceberg replay a commit that raced; the sink needs it to fail. */
+    private static Table requireNoCommitRetries(Table table) {
+        if (!"0".equals(table.properties().get(TableProperties.COMMIT_NUM_RETRIES))) {
+            table.updateProperties().set(TableProperties.COMMIT_NUM_RETRIES, "0").commit();
+            log.info("Set {}=0 on lake table {}", TableProperties.COMMIT_NUM_RETRIES, table.name());
+        }
+        return table;
+    }
+
+    /**
+     * Closes a REST catalog's client. A Hadoop catalog is left open on purpose: closing it shuts down
+     * Iceberg's JVM-wide in-memory lock manager, which every other Hadoop catalog in the process
+     * (another sink, a test reading the table) still commits through.
+     */
+    @Override
+    public void close() {
+        if (!(catalog instanceof org.apache.iceberg.hadoop.HadoopCatalog)) {
+            closeQuietly(catalog);
+        }
+    }
+
+    private static void closeQuietly(Catalog catalog) {
+        if (catalog instanceof Closeable closeable) {
+            try {
+                closeable.close();
+            } catch (IOException e) {
+                log.warn("Closing the lake catalog failed", e);
+            }
+        }
+    }
+}

@@ -1,0 +1,399 @@
+package dev.mgmstream.lake;
+
+import java.nio.ByteBuffer;
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.time.Instant;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.TimeUnit;
+
+import dev.mgmstream.schemas.avro.Answer;
+import dev.mgmstream.schemas.avro.Rejection;
+import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
+import dev.mgmstream.schemas.registry.SchemaRegistryClient;
+import dev.mgmstream.schemas.serde.AvroDeserializer;
+import dev.mgmstream.schemas.serde.AvroSerdes;
+import dev.mgmstream.schemas.topics.TopicCatalogue;
+import dev.mgmstream.schemas.topics.TopicRole;
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.iceberg.data.Record;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
+import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.clients.consumer.OffsetAndMetadata;
+import org.apache.kafka.clients.producer.KafkaProducer;
+import org.apache.kafka.clients.producer.ProducerConfig;
+import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.KafkaException;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.errors.WakeupException;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
+import org.apache.kafka.common.serialization.Serializer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The {@code sink} stage: reads the answers topic ({@code read_committed}) and appends every answer
+ * to the lake table exactly once. Any number of copies form one consumer group.
+ *
+ * <p>Answers are gathered for up to {@code sink.commit.interval.ms} or {@code sink.commit.max.rows},
+ * then written as Parquet files and committed with the offsets they reach (see {@link AnswerAppender}).
+ * Holding them in memory meanwhile is safe because nothing is acknowledged until that commit: a
+ * crash loses the buffer, and the next owner of the partitions reads it again from the offsets in the
+ * table. An answer whose bytes do not decode goes to the sink's dead-letter topic (at least once) and
+ * is counted as consumed.
+ *
+ * <pre>{@code
+ * SinkStage sink = SinkStage.start(config, meterRegistry);   // config: bootstrap.servers, schema.registry.url, lake.*
+ * Runtime.getRuntime().addShutdownHook(new Thread(sink::close));
+ * }</pre>
+ */
+public final class SinkStage implements Runnable, AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(SinkStage.class);
+
+    /** Test seam: called after the lake commit and before the consumer group commit. */
+    interface Hooks {
+        Hooks NONE = commits -> { };
+
+        void afterLakeCommit(int commitNumber);
+    }
+
+    private final Map<String, String> config;
+    private final LakeSettings lake;
+    private final String topic;
+    private final String writerId;
+    private final Hooks hooks;
+    private final Counter rowsWritten;
+    private final Counter commits;
+    private final Counter conflicts;
+    private final Counter deadLettered;
+    private final CountDownLatch terminated = new CountDownLatch(1);
+
+    private volatile boolean stopRequested;
+    private volatile boolean started;
+    private volatile KafkaConsumer<byte[], byte[]> consumer;
+    private volatile Throwable failure;
+
+    // Owned by the thread in run().
+    private final Map<Integer, Long> expected = new HashMap<>();
+    private final Map<Integer, Long> next = new HashMap<>();
+    private final List<Record> rows = new ArrayList<>();
+    private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
+    private long firstBufferedAt;
+    private int commitCount;
+
+    public SinkStage(Map<String, String> config, MeterRegistry registry) {
+        this(config, registry, Hooks.NONE);
+    }
+
+    SinkStage(Map<String, String> config, MeterRegistry registry, Hooks hooks) {
+        this.config = Map.copyOf(config);
+        this.lake = LakeSettings.from(config);
+        this.topic = TopicCatalogue.fromConfig(config).name(TopicRole.ANSWERS);
+        this.writerId = "sink-" + config.getOrDefault("stage.instance.id", "0");
+        this.hooks = hooks;
+        this.rowsWritten = Counter.builder("mgm.sink.rows").description("Answers appended to the lake table")
+                .register(registry);
+        this.commits = Counter.builder("mgm.sink.commits").description("Iceberg commits by the sink").register(registry);
+        this.conflicts = Counter.builder("mgm.sink.conflicts")
+                .description("Batches dropped because another writer had moved the table's offsets").register(registry);
+        this.deadLettered = Counter.builder("mgm.sink.dead.lettered")
+                .description("Answer records that did not decode").register(registry);
+    }
+
+    /** Runs a sink on a new thread. */
+    public static SinkStage start(Map<String, String> config, MeterRegistry registry) {
+        return start(new SinkStage(config, registry));
+    }
+
+    static SinkStage start(SinkStage sink) {
+        Thread t = new Thread(() -> {
+            try {
+                sink.run();
+            } catch (Error e) {
+                // recorded in failure(); the thread ends as a crashed process would
+            }
+        }, "stage-sink-" + sink.writerId);
+        t.start();
+        return sink;
+    }
+
+    public LakeSettings lake() {
+        return lake;
+    }
+
+    public Optional<Throwable> failure() {
+        return Optional.ofNullable(failure);
+    }
+
+    @Override
+    public void run() {
+        started = true;
+        try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+             LakeTable table = LakeTable.open(lake);
+             KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(consumerConfig());
+             KafkaProducer<byte[], byte[]> dlq = new KafkaProducer<>(producerConfig())) {
+            consumer = c;
+            AvroDeserializer<Answer> answers = AvroSerdes.valueDeserializer(Answer.class, registry);
+            TopicCatalogue topics = TopicCatalogue.fromConfig(config);
+            Serializer<Rejection> rejections = AvroSerdes.valueSerde(
+                    topics.spec(TopicRole.DLQ_SINK), Rejection.class, registry, config).serializer();
+            String dlqTopic = topics.name(TopicRole.DLQ_SINK);
+            AnswerAppender appender = new AnswerAppender(table.table(), topic, writerId, lake.commitAttempts());
+            Flusher flusher = new Flusher(c, appender, dlq);
+            c.subscribe(List.of(topic), new Rebalance(c, appender, flusher));
+            log.info("Sink {} reading {} into lake table {} ({})", writerId, topic, lake.table(), table.table().location());
+            while (!stopRequested) {
+                try {
+                    for (ConsumerRecord<byte[], byte[]> r : c.poll(lake.pollTimeout())) {
+                        take(r, answers, rejections, dlqTopic);
+                    }
+                } catch (WakeupException woken) {
+                    continue;
+                }
+                boolean due = !rows.isEmpty() || !deadLetters.isEmpty();
+                if (due && (rows.size() >= lake.maxRows()
+                        || System.nanoTime() - firstBufferedAt >= lake.commitInterval().toNanos())) {
+                    flusher.flush();
+                }
+            }
+            flusher.flush();
+        } catch (RuntimeException e) {
+            failure = e;
+            log.error("Sink {} failed", writerId, e);
+        } catch (Error e) {
+            failure = e;
+            throw e;
+        } finally {
+            terminated.countDown();
+        }
+    }
+
+    private void take(ConsumerRecord<byte[], byte[]> r, AvroDeserializer<Answer> answers,
+                      Serializer<Rejection> rejections, String dlqTopic) {
+        if (!expected.containsKey(r.partition())) {
+            return; // revoked while the fetch was in flight
+        }
+        if (rows.isEmpty() && deadLetters.isEmpty()) {
+            firstBufferedAt = System.nanoTime();
+        }
+        try {
+            Answer a = answers.deserialize(r.topic(), r.value());
+            if (a == null) {
+                throw new IllegalArgumentException("tombstone on the answers topic");
+            }
+            rows.add(AnswerTable.row(a, r.topic(), r.partition(), r.offset(), r.timestamp()));
+        } catch (RuntimeException bad) {
+            Rejection rejection = Rejection.newBuilder()
+                    .setSourceTopic(r.topic()).setPartition(r.partition()).setOffset(r.offset())
+                    .setKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
+                    .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
+                    .setErrorClass(bad.getClass().getName()).setErrorMessage(bad.getMessage())
+                    .setStage("sink").setTime(Instant.now()).setAttempt(1)
+                    .setTaskId(r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8))
+                    .build();
+            deadLetters.add(new ProducerRecord<>(dlqTopic, r.key(), rejections.serialize(dlqTopic, rejection)));
+        }
+        next.put(r.partition(), r.offset() + 1);
+    }
+
+    /** Commits what is buffered; on a conflict drops it and rewinds to the table's offsets. */
+    private final class Flusher {
+        private final KafkaConsumer<byte[], byte[]> consumer;
+        private final AnswerAppender appender;
+        private final KafkaProducer<byte[], byte[]> dlq;
+
+        Flusher(KafkaConsumer<byte[], byte[]> consumer, AnswerAppender appender, KafkaProducer<byte[], byte[]> dlq) {
+            this.consumer = consumer;
+            this.appender = appender;
+            this.dlq = dlq;
+        }
+
+        void flush() {
+            if (next.isEmpty()) {
+                return;
+            }
+            for (ProducerRecord<byte[], byte[]> d : deadLetters) {
+                try {
+                    dlq.send(d).get(30, TimeUnit.SECONDS);
+                } catch (Exception e) {
+                    throw new KafkaException("Could not write to the sink's dead-letter topic " + d.topic(), e);
+                }
+            }
+            Map<Integer, Long> from = new HashMap<>();
+            next.keySet().forEach(p -> from.put(p, expected.get(p)));
+            AnswerAppender.Outcome outcome = appender.append(new AnswerAppender.Batch(rows, from, next));
+            if (outcome.committed()) {
+                commits.increment();
+                rowsWritten.increment(rows.size());
+                deadLettered.increment(deadLetters.size());
+                Map<TopicPartition, OffsetAndMetadata> group = new HashMap<>();
+                next.forEach((p, o) -> group.put(new TopicPartition(topic, p), new OffsetAndMetadata(o)));
+                expected.putAll(next);
+                clearBuffer();
+                hooks.afterLakeCommit(++commitCount);
+                commitGroupQuietly(group);
+            } else {
+                conflicts.increment();
+                log.warn("Sink {}: another writer moved the lake offsets of {} (table {}, expected {}); "
+                        + "dropping {} buffered answers and rewinding", writerId, topic, outcome.tableOffsets(), from,
+                        rows.size());
+                clearBuffer();
+                rewind(consumer, consumer.assignment(), outcome.tableOffsets());
+            }
+        }
+
+        /** The group's offsets are only for lag monitoring; the table's are the ones that count. */
+        private void commitGroupQuietly(Map<TopicPartition, OffsetAndMetadata> offsets) {
+            try {
+                consumer.commitSync(offsets, Duration.ofSeconds(10));
+            } catch (KafkaException e) {
+                log.debug("Group offset commit skipped: {}", e.toString());
+            }
+        }
+    }
+
+    private void clearBuffer() {
+        rows.clear();
+        deadLetters.clear();
+        next.clear();
+    }
+
+    /** Positions each partition at the table's offset, or at the beginning if the table has none. */
+    private void rewind(KafkaConsumer<byte[], byte[]> c, Collection<TopicPartition> partitions,
+                        Map<Integer, Long> tableOffsets) {
+        List<TopicPartition> fromStart = new ArrayList<>();
+        for (TopicPartition tp : partitions) {
+            Long offset = tableOffsets.get(tp.partition());
+            if (offset == null) {
+                fromStart.add(tp);
+                expected.put(tp.partition(), AnswerAppender.NONE);
+            } else {
+                c.seek(tp, offset);
+                expected.put(tp.partition(), offset);
+            }
+        }
+        if (!fromStart.isEmpty()) {
+            c.seekToBeginning(fromStart);
+        }
+    }
+
+    private final class Rebalance implements ConsumerRebalanceListener {
+        private final KafkaConsumer<byte[], byte[]> consumer;
+        private final AnswerAppender appender;
+        private final Flusher flusher;
+
+        Rebalance(KafkaConsumer<byte[], byte[]> consumer, AnswerAppender appender, Flusher flusher) {
+            this.consumer = consumer;
+            this.appender = appender;
+            this.flusher = flusher;
+        }
+
+        @Override
+        public void onPartitionsAssigned(Collection<TopicPartition> partitions) {
+            if (!partitions.isEmpty()) {
+                Map<Integer, Long> table = appender.tableOffsets();
+                rewind(consumer, partitions, table);
+                log.info("Sink {} assigned {}, resuming from the table's offsets {}", writerId, partitions, table);
+            }
+        }
+
+        @Override
+        public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
+            if (!partitions.isEmpty()) {
+                flusher.flush();
+                partitions.forEach(tp -> expected.remove(tp.partition()));
+            }
+        }
+
+        @Override
+        public void onPartitionsLost(Collection<TopicPartition> partitions) {
+            // Someone else may own them already: what is buffered is theirs to write.
+            clearBuffer();
+            partitions.forEach(tp -> expected.remove(tp.partition()));
+        }
+    }
+
+    private Map<String, Object> consumerConfig() {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, config.getOrDefault("bootstrap.servers", "localhost:9092"));
+        p.put(ConsumerConfig.GROUP_ID_CONFIG, lake.groupId());
+        p.put(ConsumerConfig.GROUP_PROTOCOL_CONFIG, "classic");
+        p.put(ConsumerConfig.PARTITION_ASSIGNMENT_STRATEGY_CONFIG, CooperativeStickyAssignor.class.getName());
+        p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
+        p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
+        p.put(ConsumerConfig.AUTO_OFFSET_RESET_CONFIG, "earliest");
+        p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.min(lake.maxRows(), 2000));
+        p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
+        p.put(ConsumerConfig.CLIENT_ID_CONFIG, writerId + "-consumer");
+        p.putAll(passThrough("kafka.consumer."));
+        p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
+        return p;
+    }
+
+    private Map<String, Object> producerConfig() {
+        Map<String, Object> p = new HashMap<>();
+        p.put(ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, config.getOrDefault("bootstrap.servers", "localhost:9092"));
+        p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
+        p.put(ProducerConfig.ACKS_CONFIG, "all");
+        p.put(ProducerConfig.CLIENT_ID_CONFIG, writerId + "-dlq");
+        p.putAll(passThrough("kafka.producer."));
+        p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
+        return p;
+    }
+
+    /** {@code kafka.X} for every client, {@code kafka.consumer.X} / {@code kafka.producer.X} for one. */
+    private Map<String, Object> passThrough(String clientPrefix) {
+        Map<String, Object> p = new HashMap<>();
+        config.forEach((k, v) -> {
+            if (k.startsWith("kafka.") && !k.startsWith("kafka.consumer.") && !k.startsWith("kafka.producer.")
+                    && !k.startsWith("kafka.admin.")) {
+                p.put(k.substring("kafka.".length()), v);
+            }
+        });
+        config.forEach((k, v) -> {
+            if (k.startsWith(clientPrefix)) {
+                p.put(k.substring(clientPrefix.length()), v);
+            }
+        });
+        return p;
+    }
+
+    /** Asks the stage to stop: it commits what it holds, leaves the group and closes. */
+    @Override
+    public void close() {
+        stopRequested = true;
+        if (!started) {
+            return;
+        }
+        KafkaConsumer<byte[], byte[]> c = consumer;
+        if (c != null) {
+            c.wakeup();
+        }
+        try {
+            if (!terminated.await(60, TimeUnit.SECONDS)) {
+                log.warn("Sink {} did not stop within 60 s", writerId);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits for the stage to end on its own (it runs until {@link #close()} or a failure). */
+    public boolean awaitTermination(Duration timeout) throws InterruptedException {
+        return terminated.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+}
