@@ -1,0 +1,150 @@
+package dev.mgmstream.reasoning;
+
+import dev.mgmstream.model.EngineOptions;
+import dev.mgmstream.model.lm.BatchingOptions;
+import dev.mgmstream.pipeline.config.ConfigKey;
+import java.nio.file.Path;
+import java.util.Arrays;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * The reasoning stage's own configuration keys (the stage runtime's, the topic catalogue's and the
+ * registry client's come on top), each documented in docs/configuration.md, and typed views of them.
+ */
+public final class ReasoningConfig {
+
+    public static final ConfigKey MODEL_DIRS = new ConfigKey("reasoning.model.dirs", "models/mgm-tiny",
+            "Folders of the exported models this stage serves, comma-separated. A VisualTokens record names its "
+                    + "model by the model_id of its model.json; records for any other model are rejected.");
+    public static final ConfigKey ENGINE_PROVIDER = new ConfigKey("reasoning.engine.provider", "cpu",
+            "ONNX Runtime execution provider for the language model: cpu, cuda or tensorrt (as for the encoders).");
+    public static final ConfigKey ENGINE_DEVICE = new ConfigKey("reasoning.engine.device.id", "0",
+            "GPU ordinal for the cuda and tensorrt providers.");
+    public static final ConfigKey ENGINE_INTRA_THREADS = new ConfigKey("reasoning.engine.intra.op.threads", "0",
+            "ONNX Runtime threads inside one operator; 0 is ONNX Runtime's default (one per core).");
+    public static final ConfigKey ENGINE_INTER_THREADS = new ConfigKey("reasoning.engine.inter.op.threads", "0",
+            "ONNX Runtime threads across operators; 0 is ONNX Runtime's default.");
+    public static final ConfigKey SLOTS = new ConfigKey("reasoning.lm.slots", "32",
+            "Sequences decoded together at most (rows of the KV cache). Tasks beyond it wait in the generator's "
+                    + "queue and take slots as earlier answers finish.");
+    public static final ConfigKey BATCHING = new ConfigKey("reasoning.lm.batching", "continuous",
+            "continuous: finished sequences free their slots and waiting ones are prefilled into them between "
+                    + "decode steps; static: a new group starts only when the whole previous group has finished "
+                    + "(for comparison).");
+    public static final ConfigKey ADMIT_MIN_FREE = new ConfigKey("reasoning.lm.admit.min.free", "0",
+            "Continuous batching admits waiting sequences once this many slots are free (or the queue is "
+                    + "shorter); each admission costs a prefill and a re-pack of the KV cache. 0 means a quarter of "
+                    + "reasoning.lm.slots.");
+    public static final ConfigKey MAX_NEW_TOKENS = new ConfigKey("reasoning.max.new.tokens", "0",
+            "Tokens an answer may have when its task does not say; 0 means the model's generation_defaults.");
+    public static final ConfigKey TOP_K = new ConfigKey("reasoning.sampling.top.k", "0",
+            "Top-k filter for sampled answers (tasks with a temperature above 0); 0 keeps every token.");
+    public static final ConfigKey GENERATE_OUTPUT = new ConfigKey("reasoning.generate.output", "request",
+            "What a generate task whose answer holds a well-formed <h>...</h> prompt produces. request: a "
+                    + "GenerationRequest only, and the generation stage writes the task's one Answer; answer: an "
+                    + "Answer with generation_prompt set and no request (deployments without a generation stage); "
+                    + "both. A generate answer without a well-formed prompt always gets an Answer with status FAILED.");
+    public static final ConfigKey CLAIM_CHECK_ROOTS = new ConfigKey("reasoning.claim.check.roots", "data/visual-tokens",
+            "Folders under which file: claim-check URIs of visual tokens may be read, comma-separated "
+                    + "(the encoders' encoders.tokens.store.uri). Other schemes need a reader given by the caller.");
+
+    public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
+            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, SLOTS, BATCHING, ADMIT_MIN_FREE, MAX_NEW_TOKENS, TOP_K,
+            GENERATE_OUTPUT, CLAIM_CHECK_ROOTS);
+
+    /** See {@link #GENERATE_OUTPUT}. */
+    public enum GenerateOutput { REQUEST, ANSWER, BOTH }
+
+    private final Map<String, String> values;
+
+    public ReasoningConfig(Map<String, String> config) {
+        Map<String, String> v = new HashMap<>();
+        KEYS.forEach(k -> v.put(k.name(), k.defaultValue()));
+        config.forEach((k, val) -> {
+            if (val != null) {
+                v.put(k, val);
+            }
+        });
+        this.values = Map.copyOf(v);
+        // Fail at start, not at the first batch.
+        engine();
+        batching();
+        generateOutput();
+        if (number(MAX_NEW_TOKENS) < 0 || number(TOP_K) < 0) {
+            throw new IllegalArgumentException(MAX_NEW_TOKENS.name() + " and " + TOP_K.name() + " must be >= 0");
+        }
+    }
+
+    public String text(ConfigKey key) {
+        return values.get(key.name()).trim();
+    }
+
+    public long number(ConfigKey key) {
+        try {
+            return Long.parseLong(text(key));
+        } catch (NumberFormatException e) {
+            throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + text(key) + "'", e);
+        }
+    }
+
+    public List<String> list(ConfigKey key) {
+        return Arrays.stream(text(key).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
+    }
+
+    public List<Path> modelDirs() {
+        List<Path> dirs = list(MODEL_DIRS).stream().map(Path::of).toList();
+        if (dirs.isEmpty()) {
+            throw new IllegalArgumentException(MODEL_DIRS.name() + " names no model folder");
+        }
+        return dirs;
+    }
+
+    public EngineOptions engine() {
+        return new EngineOptions(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE), (int) number(ENGINE_INTER_THREADS),
+                (int) number(ENGINE_INTRA_THREADS), null, Map.of());
+    }
+
+    public BatchingOptions batching() {
+        int slots = (int) number(SLOTS);
+        if (slots < 1) {
+            throw new IllegalArgumentException(SLOTS.name() + " must be >= 1, was " + slots);
+        }
+        int minFree = (int) number(ADMIT_MIN_FREE);
+        if (minFree < 0) {
+            throw new IllegalArgumentException(ADMIT_MIN_FREE.name() + " must be >= 0, was " + minFree);
+        }
+        String mode = text(BATCHING).toLowerCase(Locale.ROOT);
+        return switch (mode) {
+            case "continuous" -> new BatchingOptions(slots, BatchingOptions.Mode.CONTINUOUS,
+                    minFree == 0 ? Math.max(1, slots / 4) : minFree);
+            case "static" -> BatchingOptions.staticBatches(slots);
+            default -> throw new IllegalArgumentException(BATCHING.name() + " must be continuous or static, was '"
+                    + text(BATCHING) + "'");
+        };
+    }
+
+    public GenerateOutput generateOutput() {
+        try {
+            return GenerateOutput.valueOf(text(GENERATE_OUTPUT).toUpperCase(Locale.ROOT));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException(GENERATE_OUTPUT.name() + " must be request, answer or both, was '"
+                    + text(GENERATE_OUTPUT) + "'", e);
+        }
+    }
+
+    /** 0 when the model's own default applies. */
+    public int maxNewTokens() {
+        return (int) number(MAX_NEW_TOKENS);
+    }
+
+    public int topK() {
+        return (int) number(TOP_K);
+    }
+
+    public List<Path> claimCheckRoots() {
+        return list(CLAIM_CHECK_ROOTS).stream().map(Path::of).toList();
+    }
+}
