@@ -98,8 +98,13 @@ def dense_targets(scene: world.Scene, side: int, stride: int):
         x0, y0, x1, y1 = world.sign_box(scene.sign)
         inside = (xx >= x0) & (xx < x1) & (yy >= y0) & (yy < y1)
         obj[inside] = 4
+        # The letters are read at the sign's centre only: there the first letter is always to the
+        # left, the second underneath and the third to the right, a fixed layout a convolution learns
+        # quickly; asking every location of the sign for all three letters left the net at chance.
+        cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+        centre = ((xx - cx).abs() <= stride * 0.75) & ((yy - cy).abs() <= stride * 0.75)
         for k, ch in enumerate(scene.sign.text):
-            chars[k][inside] = CHAR_IDX[ch]
+            chars[k][centre] = CHAR_IDX[ch]
     return obj, col, size, chars
 
 
@@ -387,12 +392,18 @@ def main():
     if not a.skip_encoders:
         log(f"rendering {a.scenes} training scenes (seed {TRAIN_SEED})")
         scenes, images = render_pool(TRAIN_SEED, a.scenes)
-        log("pretraining the LR ViT on per-cell targets")
-        hr_all = None
-        lr_views = torch.cat([lr_from_hr(from_uint8(images[i:i + 256]), cfg.lr_size)
-                              for i in range(0, len(images), 256)])
-        vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
-        del lr_views, hr_all
+        lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pt")
+        vit = LRViT(cfg)
+        if os.path.exists(lr_ckpt):
+            log(f"reusing the pretrained LR ViT {lr_ckpt}")
+            vit.load_state_dict(torch.load(lr_ckpt))
+        else:
+            log("pretraining the LR ViT on per-cell targets")
+            lr_views = torch.cat([lr_from_hr(from_uint8(images[i:i + 256]), cfg.lr_size)
+                                  for i in range(0, len(images), 256)])
+            vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
+            del lr_views
+            torch.save(vit.state_dict(), lr_ckpt)
         log("pretraining the HR ConvNeXt on dense per-location targets")
         cnx = pretrain_hr(cfg, images, scenes, a.hr_crop_steps, a.hr_full_steps)
         vit.eval(); cnx.eval()
