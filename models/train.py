@@ -187,7 +187,9 @@ def pretrain_hr(cfg: Config, images: np.ndarray, scenes, crop_steps: int, full_s
     sign_rows = [i for i, s in enumerate(scenes) if s.sign is not None and i >= n_val]
     win, cells = 128, 128 // stride
     total = crop_steps + full_steps
-    for step in range(total):
+    step = -1
+    while step + 1 < total:
+        step += 1
         for pg in opt.param_groups:
             pg["lr"] = cosine_lr(step, total, 2e-3)
         if step < crop_steps:
@@ -223,6 +225,12 @@ def pretrain_hr(cfg: Config, images: np.ndarray, scenes, crop_steps: int, full_s
             phase = "windows" if step < crop_steps else "scenes"
             log(f"HR ConvNeXt step {step}/{total} ({phase}) loss {loss.item():.4f} val obj/location {ok / tot:.4f} "
                 f"sign letter/location {okc / max(1, totc):.4f}")
+            if step < crop_steps and step > 0 and okc / max(1, totc) >= 0.985 and ok / tot >= 0.97:
+                # the windows have taught what they can: go on to whole scenes, with the same
+                # schedule position, so that the budget left goes to the full canvas
+                log(f"letters read on held-out scenes: moving to whole scenes after {step + 1} window steps")
+                total = step + 1 + full_steps
+                crop_steps = step + 1
     return cnx
 
 
