@@ -63,7 +63,7 @@ import software.amazon.awssdk.services.s3.S3Client;
  * Map<String, String> config = LayeredConfig.resolve(EncodersStage.configKeys(), flags);
  * try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
  *      EncodersStage encoders = EncodersStage.open(config, registry, meters)) {
- *     Stage<String, ImageTask> stage = encoders.start(StageSettings.from(EncodersStage.NAME, config), meters);
+ *     Stage<String, ImageTask> stage = encoders.start(EncodersStage.settings(config), meters);
  *     ...
  * }
  * }</pre>
@@ -111,6 +111,26 @@ public final class EncodersStage implements AutoCloseable {
         List<ConfigKey> keys = new ArrayList<>(StageSettings.KEYS);
         keys.addAll(EncodersConfig.KEYS);
         return List.copyOf(keys);
+    }
+
+    /**
+     * The stage runtime's settings for this stage, with the producer's {@code max.request.size} raised to the
+     * largest {@code max.message.bytes} of the topics it writes (unless {@code kafka.producer.max.request.size}
+     * is set): the client's 1 MiB default would refuse a dead letter that carries a large inline image, and a
+     * refused send fails the whole transaction.
+     */
+    public static StageSettings settings(Map<String, String> config) {
+        Map<String, String> c = new HashMap<>(config);
+        if (!c.containsKey("kafka.producer.max.request.size") && !c.containsKey("kafka.max.request.size")) {
+            TopicCatalogue topics = TopicCatalogue.fromConfig(config);
+            long largest = 0;
+            for (TopicRole role : List.of(TopicRole.VISUAL_TOKENS, TopicRole.VISUAL_TOKEN_CACHE, TopicRole.ANSWERS,
+                    TopicRole.DLQ_ENCODERS)) {
+                largest = Math.max(largest, Long.parseLong(topics.spec(role).config("max.message.bytes")));
+            }
+            c.put("kafka.producer.max.request.size", Long.toString(largest));
+        }
+        return StageSettings.from(NAME, c);
     }
 
     /**
@@ -313,7 +333,7 @@ public final class EncodersStage implements AutoCloseable {
     /** The stage as a process of its own: configuration from defaults, file, {@code MGM_*} environment and flags. */
     public static void main(String[] args) {
         Map<String, String> config = LayeredConfig.resolve(configKeys(), LayeredConfig.parseFlags(args));
-        StageSettings settings = StageSettings.from(NAME, config);
+        StageSettings settings = settings(config);
         PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         int code;
         try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
