@@ -78,8 +78,11 @@ public final class LanguageModel implements AutoCloseable {
     public static LanguageModel load(ModelManifest manifest, EngineOptions engine) {
         HuggingFaceTokenizer tok;
         try {
+            // DJL truncates to 512 tokens unless told not to; a truncated prompt would pass the context check
+            // and be answered wrongly, so the full prompt is kept and measured.
             tok = HuggingFaceTokenizer.newInstance(manifest.file(manifest.tokenizer().file()),
-                    Map.of("addSpecialTokens", Boolean.toString(manifest.tokenizer().addBos())));
+                    Map.of("addSpecialTokens", Boolean.toString(manifest.tokenizer().addBos()),
+                            "truncation", "false", "padding", "false"));
         } catch (IOException e) {
             throw new UncheckedIOException("cannot read tokenizer of " + manifest.dir(), e);
         }

@@ -185,6 +185,10 @@ class GenerationParityTest {
         assertThatThrownBy(() -> lm.prompt("long", longPrompt, t.visualTokens(), t.visualCount(),
                 SamplingParams.greedy(8)))
                 .isInstanceOf(PromptRejectedException.class).hasMessageContaining("context of");
+        // Longer than the tokenizer's own 512-token default: measured in full, not truncated into the context.
+        assertThatThrownBy(() -> lm.prompt("longer", "Is there a sign? ".repeat(150), t.visualTokens(),
+                t.visualCount(), SamplingParams.greedy(8)))
+                .isInstanceOf(PromptRejectedException.class).hasMessageMatching("the prompt takes (5[2-9]\\d|[6-9]\\d\\d|\\d{4,}) tokens.*");
         assertThatThrownBy(() -> lm.prompt("few", t.prompt(), new float[128 * 4], 4, SamplingParams.greedy(8)))
                 .isInstanceOf(PromptRejectedException.class).hasMessageContaining("4 visual tokens");
         assertThatThrownBy(() -> lm.prompt("narrow", t.prompt(), new float[64 * t.visualCount()], t.visualCount(),
