@@ -10,7 +10,8 @@ import org.apache.iceberg.util.SnapshotUtil;
 
 /**
  * The Kafka offsets the table has consumed, kept in snapshot summaries under
- * {@code mgm.kafka.offset:<topic>:<partition>} = the next offset to read.
+ * {@code mgm.kafka.offset:<source>:<partition>} = the next offset to read, where the source names the
+ * topic and its topic id ({@code mgm.answers/Hk3...}).
  *
  * <p>Every sink commit carries the whole map for its topic (its own partitions' new offsets over the
  * ones its base snapshot held), and commits never replay on a newer base (see {@link LakeTable}), so
@@ -25,8 +26,8 @@ final class OffsetLedger {
     }
 
     /** Partition to next offset, for the table's current snapshot; empty for a table no sink wrote. */
-    static Map<Integer, Long> read(Table table, String topic) {
-        String prefix = PREFIX + topic + ":";
+    static Map<Integer, Long> read(Table table, String source) {
+        String prefix = PREFIX + source + ":";
         for (Snapshot snapshot : SnapshotUtil.currentAncestors(table)) {
             Map<Integer, Long> offsets = new HashMap<>();
             snapshot.summary().forEach((key, value) -> {
@@ -41,8 +42,8 @@ final class OffsetLedger {
         return Map.of();
     }
 
-    static void write(SnapshotUpdate<?> update, String topic, Map<Integer, Long> offsets) {
-        offsets.forEach((partition, next) -> update.set(PREFIX + topic + ":" + partition, Long.toString(next)));
+    static void write(SnapshotUpdate<?> update, String source, Map<Integer, Long> offsets) {
+        offsets.forEach((partition, next) -> update.set(PREFIX + source + ":" + partition, Long.toString(next)));
     }
 
     static Map<Integer, Long> merge(Map<Integer, Long> base, Map<Integer, Long> newer) {

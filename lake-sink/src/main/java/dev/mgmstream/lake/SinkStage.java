@@ -24,6 +24,7 @@ import dev.mgmstream.schemas.topics.TopicRole;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.iceberg.data.Record;
+import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -133,6 +134,11 @@ public final class SinkStage implements Runnable, AutoCloseable {
         return lake;
     }
 
+    /** Answer records this instance has committed to the lake (dead-lettered ones included) since it started. */
+    public long recordsCommitted() {
+        return (long) (rowsWritten.count() + deadLettered.count());
+    }
+
     public Optional<Throwable> failure() {
         return Optional.ofNullable(failure);
     }
@@ -150,7 +156,10 @@ public final class SinkStage implements Runnable, AutoCloseable {
             Serializer<Rejection> rejections = AvroSerdes.valueSerde(
                     topics.spec(TopicRole.DLQ_SINK), Rejection.class, registry, config).serializer();
             String dlqTopic = topics.name(TopicRole.DLQ_SINK);
-            AnswerAppender appender = new AnswerAppender(table.table(), topic, writerId, lake.commitAttempts());
+            // The ledger names the topic with its id: a topic deleted and made again (a fresh embedded broker)
+            // starts at offset 0, and must not inherit the positions of the one before.
+            AnswerAppender appender = new AnswerAppender(table.table(), topic + "/" + topicId(), writerId,
+                    lake.commitAttempts());
             Flusher flusher = new Flusher(c, appender, dlq);
             c.subscribe(List.of(topic), new Rebalance(c, appender, flusher));
             log.info("Sink {} reading {} into lake table {} ({})", writerId, topic, lake.table(), table.table().location());
@@ -177,6 +186,20 @@ public final class SinkStage implements Runnable, AutoCloseable {
             throw e;
         } finally {
             terminated.countDown();
+        }
+    }
+
+    private String topicId() {
+        Map<String, Object> admin = new HashMap<>(passThrough("kafka.admin."));
+        admin.put("bootstrap.servers", config.getOrDefault("bootstrap.servers", "localhost:9092"));
+        try (Admin client = Admin.create(admin)) {
+            return client.describeTopics(List.of(topic)).allTopicNames().get(60, TimeUnit.SECONDS).get(topic)
+                    .topicId().toString();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new KafkaException("Interrupted while describing " + topic, e);
+        } catch (Exception e) {
+            throw new KafkaException("Could not describe the answers topic " + topic, e);
         }
     }
 
@@ -229,6 +252,14 @@ public final class SinkStage implements Runnable, AutoCloseable {
                     dlq.send(d).get(30, TimeUnit.SECONDS);
                 } catch (Exception e) {
                     throw new KafkaException("Could not write to the sink's dead-letter topic " + d.topic(), e);
+                }
+            }
+            // Commit markers and aborted records take offsets too: the consumer's position is past them, and
+            // everything before it is in the buffer (each poll's records are all taken before a flush).
+            for (Integer p : expected.keySet()) {
+                long position = consumer.position(new TopicPartition(topic, p));
+                if (position > next.getOrDefault(p, expected.get(p))) {
+                    next.put(p, position);
                 }
             }
             Map<Integer, Long> from = new HashMap<>();

@@ -1,0 +1,213 @@
+package dev.mgmstream.cli;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+import dev.mgmstream.encoders.EncodersStage;
+import dev.mgmstream.lake.SinkStage;
+import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
+import dev.mgmstream.pipeline.kafka.TopicProvisioner;
+import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
+import dev.mgmstream.pipeline.stage.Stage;
+import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.reasoning.ReasoningStage;
+import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
+import dev.mgmstream.schemas.registry.SchemaRegistryClient;
+import dev.mgmstream.schemas.topics.TopicCatalogue;
+import io.micrometer.core.instrument.MeterRegistry;
+import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.admin.OffsetSpec;
+import org.apache.kafka.clients.consumer.KafkaConsumer;
+import org.apache.kafka.common.TopicPartition;
+import org.apache.kafka.common.serialization.ByteArrayDeserializer;
+
+/**
+ * Everything in one process: an in-process KRaft broker, the schema registry, the topics, and the
+ * encoders, reasoning and sink stages with the bundled model. {@code mgm demo} and
+ * {@code mgm run --embedded} use it; tests too.
+ *
+ * <p>Settings that only make sense for one process on one machine are defaulted here (a caller's
+ * configuration wins): the model from the repository, the claim-check store and file roots under the
+ * work folder, and short lingers, since nothing else competes for the batch.
+ */
+final class EmbeddedPipeline implements AutoCloseable {
+
+    private final EmbeddedKafka kafka;
+    private final InProcessSchemaRegistry registry;
+    private final SchemaRegistryClient client;
+    private final List<AutoCloseable> stages = new ArrayList<>();
+    private final Map<String, String> config;
+    private SinkStage sink;
+
+    private EmbeddedPipeline(EmbeddedKafka kafka, InProcessSchemaRegistry registry, SchemaRegistryClient client,
+                             Map<String, String> config) {
+        this.kafka = kafka;
+        this.registry = registry;
+        this.client = client;
+        this.config = config;
+    }
+
+    /**
+     * @param base      configuration from the user (file, environment, flags)
+     * @param work      folder for the claim-check store
+     * @param fileRoots folders whose image files the encoders may read by {@code file:} URI
+     */
+    static EmbeddedPipeline start(Map<String, String> base, Path work, List<Path> fileRoots, MeterRegistry meters) {
+        EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Options.defaults());
+        InProcessSchemaRegistry registry = null;
+        SchemaRegistryClient client = null;
+        EmbeddedPipeline pipeline = null;
+        try {
+            registry = InProcessSchemaRegistry.start(kafka.bootstrapServers(), 0);
+            Map<String, String> config = defaults(work, fileRoots);
+            config.putAll(base);
+            config.put("bootstrap.servers", kafka.bootstrapServers());
+            config.put("schema.registry.url", registry.url());
+            client = HttpSchemaRegistryClient.fromConfig(config);
+            pipeline = new EmbeddedPipeline(kafka, registry, client, Map.copyOf(config));
+            provision(config);
+            pipeline.startStages(meters);
+            return pipeline;
+        } catch (RuntimeException e) {
+            if (pipeline != null) {
+                pipeline.close();
+            } else {
+                if (client != null) {
+                    client.close();
+                }
+                if (registry != null) {
+                    registry.close();
+                }
+                kafka.close();
+            }
+            throw e;
+        }
+    }
+
+    static Map<String, String> defaults(Path work, List<Path> fileRoots) {
+        Map<String, String> c = new HashMap<>();
+        Path store = work.resolve("visual-tokens");
+        try {
+            Files.createDirectories(store);
+        } catch (IOException e) {
+            throw new UncheckedIOException("Cannot create " + store, e);
+        }
+        c.put("encoders.model.dir", Home.model().toString());
+        c.put("reasoning.model.dirs", Home.model().toString());
+        c.put("encoders.tokens.store.uri", store.toString());
+        c.put("reasoning.claim.check.roots", store.toString());
+        c.put("encoders.source.file.roots", String.join(",", fileRoots.stream().map(Path::toString).toList()));
+        c.put("encoders.source.s3.enabled", "false");
+        c.put("stage.batch.linger.ms", "50");
+        c.put("stage.static.membership", "false");
+        c.put("sink.commit.interval.ms", "1000");
+        return c;
+    }
+
+    /** Creates the topics and waits until each partition has a leader that takes writes. */
+    static void provision(Map<String, String> config) {
+        TopicCatalogue topics = TopicCatalogue.fromConfig(config);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", config.get("bootstrap.servers")))) {
+            new TopicProvisioner(admin).ensure(topics.all());
+            Map<TopicPartition, OffsetSpec> all = new HashMap<>();
+            admin.describeTopics(topics.all().stream().map(s -> s.name()).toList()).allTopicNames().get()
+                    .forEach((name, d) -> d.partitions().forEach(p ->
+                            all.put(new TopicPartition(name, p.partition()), OffsetSpec.latest())));
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            while (true) {
+                try {
+                    admin.listOffsets(all).all().get();
+                    return;
+                } catch (Exception notYet) {
+                    if (System.nanoTime() > deadline) {
+                        throw new IllegalStateException("Topics have no leaders after 60 s", notYet);
+                    }
+                    Thread.sleep(100);
+                }
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while creating topics", e);
+        } catch (java.util.concurrent.ExecutionException e) {
+            throw new IllegalStateException("Could not create the topics", e.getCause());
+        }
+    }
+
+    private void startStages(MeterRegistry meters) {
+        EncodersStage encoders = EncodersStage.open(config, client, meters);
+        stages.add(encoders);
+        Stage<?, ?> encoding = encoders.start(StageSettings.from(EncodersStage.NAME, config), meters);
+        stages.add(0, encoding);
+        ReasoningStage reasoning = ReasoningStage.open(config, client, meters, encoders.store()::get);
+        stages.add(reasoning);
+        Stage<?, ?> reasoningRun = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
+        stages.add(0, reasoningRun);
+        sink = SinkStage.start(config, meters);
+        stages.add(0, sink);
+    }
+
+    /**
+     * Waits until the sink has committed to the lake every answer on the answers topic now, so that
+     * closing loses nothing of this run. The broker is this pipeline's own, so the topic holds only
+     * answers that this pipeline's sink is to write.
+     */
+    boolean awaitLake(Duration timeout) throws InterruptedException {
+        String topic = TopicCatalogue.fromConfig(config).name(dev.mgmstream.schemas.topics.TopicRole.ANSWERS);
+        long answers = 0;
+        try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
+                "isolation.level", "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
+            List<TopicPartition> parts = c.partitionsFor(topic).stream()
+                    .map(p -> new TopicPartition(topic, p.partition())).toList();
+            c.assign(parts);
+            c.seekToBeginning(parts);
+            Map<TopicPartition, Long> end = c.endOffsets(parts);
+            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
+            while (System.nanoTime() < deadline && parts.stream().anyMatch(tp -> c.position(tp) < end.get(tp))) {
+                answers += c.poll(Duration.ofMillis(200)).count();
+            }
+        }
+        long deadline = System.nanoTime() + timeout.toNanos();
+        while (sink.recordsCommitted() < answers) {
+            if (System.nanoTime() > deadline || sink.failure().isPresent()) {
+                return false;
+            }
+            Thread.sleep(100);
+        }
+        return true;
+    }
+
+    /** The configuration clients of this pipeline use (bootstrap servers and registry URL included). */
+    Map<String, String> config() {
+        return config;
+    }
+
+    String bootstrapServers() {
+        return kafka.bootstrapServers();
+    }
+
+    String registryUrl() {
+        return registry.url();
+    }
+
+    /** Stops the stages (each finishes or abandons its batch consistently), then the registry and the broker. */
+    @Override
+    public void close() {
+        for (AutoCloseable c : stages) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                System.err.println("mgm: while stopping: " + e);
+            }
+        }
+        client.close();
+        registry.close();
+        kafka.close();
+    }
+}

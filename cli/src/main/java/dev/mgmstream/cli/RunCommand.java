@@ -1,0 +1,156 @@
+package dev.mgmstream.cli;
+
+import java.io.PrintStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import dev.mgmstream.ingest.BulkRun;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import picocli.CommandLine.ArgGroup;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/** {@code mgm run}: the bulk job. */
+@Command(name = "run", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Runs every task of a task file through the pipeline and writes one result per task.",
+                "",
+                "Input: one JSON object per line,",
+                "  {\"task_id\": \"optional\", \"image\": \"path or URI\", \"kind\": \"caption\" | \"vqa\" | \"generate\", \"prompt\": \"...\"}",
+                "  optionally with \"attributes\": {...} (kept with the answer and in the lake) and",
+                "  \"options\": {\"max_new_tokens\", \"temperature\", \"top_p\", \"seed\"}.",
+                "  vqa and generate need a prompt; a caption's defaults to 'Describe the image.'.",
+                "  Relative paths resolve against the task file's folder. A malformed line is reported with",
+                "  its number (and written as a rejected result); the other lines go on.",
+                "Output: one JSON object per task, written as it arrives: task_id, image, image_id, kind, prompt,",
+                "  status (ok | rejected | failed), answer, generation_prompt, generated_image, reason, latency_ms.",
+                "",
+                "With --embedded, the broker, the schema registry and all stages run inside this process, and",
+                "answers also go to the lake table (--lake). Otherwise mgm only publishes and collects: the",
+                "stages run elsewhere ('mgm kafka', 'mgm stage ...').",
+                "",
+                "Exit code: 0 every task has its result; 1 some have none (timeout or Ctrl-C, listed);",
+                "2 every task has its result but some lines were malformed; 3 the run could not start."},
+        footer = {"", "Examples:",
+                "  ./mgm run --embedded --input samples/demo.jsonl --output results.jsonl",
+                "  ./mgm run --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081 \\",
+                "      --input tasks.jsonl --output results.jsonl --timeout 30m"})
+final class RunCommand implements Callable<Integer> {
+
+    static final class Target {
+        @Option(names = "--embedded", required = true,
+                description = "Start broker, registry and all stages in this process.")
+        boolean embedded;
+
+        @Option(names = "--bootstrap-servers", paramLabel = "HOST:PORT", required = true,
+                description = "Use a running deployment at these brokers.")
+        String bootstrapServers;
+    }
+
+    @ArgGroup(exclusive = true, multiplicity = "1")
+    Target target;
+
+    @Option(names = "--schema-registry", paramLabel = "URL", defaultValue = "http://localhost:8081",
+            description = "Schema registry of a running deployment (default: ${DEFAULT-VALUE}).")
+    String schemaRegistry;
+
+    @Option(names = "--input", paramLabel = "TASKS.jsonl", required = true, description = "The task file.")
+    Path input;
+
+    @Option(names = "--output", paramLabel = "RESULTS.jsonl", required = true,
+            description = "Where results go (replaced).")
+    Path output;
+
+    @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "30m", converter = Keys.DurationConverter.class,
+            description = "Give up waiting for answers after this long, e.g. 90s, 10m (default: ${DEFAULT-VALUE}).")
+    Duration timeout;
+
+    @Option(names = "--lake", paramLabel = "DIR", defaultValue = "lake",
+            description = "With --embedded: the lake warehouse folder (default: ${DEFAULT-VALUE}).")
+    Path lake;
+
+    @Mixin
+    ConfigOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        if (!Files.isRegularFile(input)) {
+            System.err.println("mgm run: no task file " + input.toAbsolutePath());
+            return 3;
+        }
+        Map<String, String> overrides = new HashMap<>();
+        if (target.embedded) {
+            overrides.put("lake.warehouse", lake.toAbsolutePath().toString());
+        } else {
+            overrides.put("bootstrap.servers", target.bootstrapServers);
+            overrides.put("schema.registry.url", schemaRegistry);
+        }
+        Map<String, String> config = options.resolve(overrides);
+        if (!target.embedded) {
+            return bulk(config, System.err).exitCode();
+        }
+        Path work = Files.createTempDirectory("mgm-run-");
+        Path folder = input.toAbsolutePath().getParent();
+        System.err.println("Starting the embedded pipeline (broker, schema registry, encoders, reasoning, sink)...");
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, List.of(folder),
+                new SimpleMeterRegistry())) {
+            BulkRun.Summary summary = bulk(pipeline.config(), System.err);
+            if (!pipeline.awaitLake(Duration.ofSeconds(60))) {
+                System.err.println("mgm run: the lake sink had not caught up after 60 s; it resumes where it was on the next run");
+            }
+            System.err.println("Lake table: " + LakeLocation.describe(pipeline.config()));
+            return summary.exitCode();
+        } finally {
+            DemoCommand.deleteQuietly(work);
+        }
+    }
+
+    /** Runs the task file against {@code config}'s deployment, with progress, Ctrl-C handling and a summary. */
+    BulkRun.Summary bulk(Map<String, String> config, PrintStream err) throws Exception {
+        Progress progress = Progress.forStderr();
+        BulkRun run = new BulkRun(config, progress);
+        CountDownLatch finished = new CountDownLatch(1);
+        Thread onInterrupt = new Thread(() -> {
+            run.stop();
+            try {
+                finished.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "mgm-run-stop");
+        Runtime.getRuntime().addShutdownHook(onInterrupt);
+        BulkRun.Summary summary;
+        try {
+            summary = run.run(input, output, timeout);
+        } finally {
+            progress.finish();
+            finished.countDown();
+            try {
+                Runtime.getRuntime().removeShutdownHook(onInterrupt);
+            } catch (IllegalStateException shuttingDown) {
+                // Ctrl-C: the hook is running
+            }
+        }
+        report(summary, output, err);
+        return summary;
+    }
+
+    static void report(BulkRun.Summary s, Path output, PrintStream err) {
+        err.printf("%d tasks, %d results in %.1f s %s -> %s%n", s.tasks(), s.results(), s.elapsed().toMillis() / 1000.0,
+                s.byStatus(), output.toAbsolutePath());
+        if (s.malformed() > 0) {
+            err.println(s.malformed() + " malformed line(s) skipped, each written as a rejected result");
+        }
+        if (!s.missing().isEmpty()) {
+            err.println(s.missing().size() + " task(s) have no result: " + String.join(", ",
+                    s.missing().subList(0, Math.min(20, s.missing().size()))) + (s.missing().size() > 20 ? ", ..." : ""));
+        }
+    }
+}

@@ -1,0 +1,176 @@
+package dev.mgmstream.cli;
+
+import java.lang.management.ManagementFactory;
+import java.net.InetAddress;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
+
+import dev.mgmstream.encoders.EncodersStage;
+import dev.mgmstream.lake.SinkStage;
+import dev.mgmstream.pipeline.metrics.MetricsServer;
+import dev.mgmstream.pipeline.stage.Stage;
+import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.reasoning.ReasoningStage;
+import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
+import dev.mgmstream.schemas.registry.SchemaRegistryClient;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code mgm stage}: one stage (or all) as a process of its own. */
+@Command(name = "stage", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+                "Runs one stage (encoders, reasoning, sink, or all) as a process of its own.",
+                "",
+                "The production shape: encoders (images to visual tokens),",
+                "reasoning (visual tokens to answers and generation prompts), sink (answers to the lake table),",
+                "or all three in one process. Any number of copies of a stage form one consumer group and share",
+                "the work; each copy needs its own instance id (--instance, default host-pid), which names its",
+                "transactional id: a copy restarted with the same id fences its dead predecessor at once.",
+                "SIGTERM (Ctrl-C) finishes or abandons the batch in flight consistently, then exits.",
+                "The generation stage does not exist yet."},
+        footer = {"", "Examples:",
+                "  ./mgm stage encoders --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081",
+                "  ./mgm stage reasoning --bootstrap-servers localhost:9092 --instance r1 --set reasoning.lm.slots=16",
+                "  ./mgm stage sink --bootstrap-servers localhost:9092 --set lake.warehouse=/data/lake"})
+final class StageCommand implements Callable<Integer> {
+
+    enum Which { encoders, reasoning, generation, sink, all }
+
+    @Parameters(index = "0", paramLabel = "STAGE", description = "encoders, reasoning, sink or all.")
+    Which which;
+
+    @Mixin
+    Connection connection;
+
+    @Option(names = "--instance", paramLabel = "ID",
+            description = "Instance id, stable across restarts of this copy (default: host-pid).")
+    String instance;
+
+    @Mixin
+    ConfigOptions options;
+
+    @Override
+    public Integer call() throws Exception {
+        if (which == Which.generation) {
+            System.err.println("mgm stage generation: the generation stage is not available yet; generate tasks end "
+                    + "with the reasoning stage's answer, which carries the generation prompt.");
+            return 2;
+        }
+        Map<String, String> config = new HashMap<>(options.resolve(connection.flags()));
+        if (instance != null) {
+            config.put("stage.instance.id", instance);
+        }
+        config.putIfAbsent("stage.instance.id", defaultInstance());
+        config = Keys.withBundledModel(config);
+        PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        switch (which) {
+            case encoders -> {
+                try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+                     EncodersStage stage = EncodersStage.open(config, registry, meters)) {
+                    return stage.runUntilStopped(StageSettings.from(EncodersStage.NAME, config), meters);
+                }
+            }
+            case reasoning -> {
+                try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+                     ReasoningStage stage = ReasoningStage.open(config, registry, meters)) {
+                    return stage.runUntilStopped(StageSettings.from(ReasoningStage.NAME, config), meters);
+                }
+            }
+            case sink -> {
+                return runSink(config, meters);
+            }
+            default -> {
+                return runAll(config, meters);
+            }
+        }
+    }
+
+    private static int runSink(Map<String, String> config, PrometheusMeterRegistry meters) throws InterruptedException {
+        Optional<MetricsServer> server = MetricsServer.start(meters, StageSettings.from("sink", config).metricsPort());
+        SinkStage sink = new SinkStage(config, meters);
+        Thread hook = new Thread(sink::close, "stage-sink-sigterm");
+        Runtime.getRuntime().addShutdownHook(hook);
+        try {
+            System.err.println("Sink writing to lake table " + LakeLocation.describe(config));
+            sink.run();
+        } finally {
+            server.ifPresent(MetricsServer::close);
+            try {
+                Runtime.getRuntime().removeShutdownHook(hook);
+            } catch (IllegalStateException shuttingDown) {
+                // SIGTERM: the hook is what stopped us
+            }
+        }
+        return sink.failure().isPresent() ? 1 : 0;
+    }
+
+    /** All stages on threads of this process, until SIGTERM or until one of them fails. */
+    private static int runAll(Map<String, String> config, PrometheusMeterRegistry meters) throws InterruptedException {
+        Optional<MetricsServer> server = MetricsServer.start(meters, StageSettings.from("all", config).metricsPort());
+        List<AutoCloseable> open = new ArrayList<>();
+        CountDownLatch stop = new CountDownLatch(1);
+        CountDownLatch stopped = new CountDownLatch(1);
+        Thread hook = new Thread(() -> {
+            stop.countDown();
+            try {
+                stopped.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "mgm-stages-stop");
+        Runtime.getRuntime().addShutdownHook(hook);
+        SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+        int code = 0;
+        try {
+            EncodersStage encoders = EncodersStage.open(config, registry, meters);
+            open.add(encoders);
+            Stage<?, ?> e = encoders.start(StageSettings.from(EncodersStage.NAME, config), meters);
+            open.add(0, e);
+            ReasoningStage reasoning = ReasoningStage.open(config, registry, meters, encoders.store()::get);
+            open.add(reasoning);
+            Stage<?, ?> r = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
+            open.add(0, r);
+            SinkStage sink = SinkStage.start(config, meters);
+            open.add(0, sink);
+            System.err.println("Stages encoders, reasoning and sink running; lake table " + LakeLocation.describe(config));
+            while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
+                if (e.failure().isPresent() || r.failure().isPresent() || sink.failure().isPresent()) {
+                    System.err.println("mgm stage all: a stage failed; stopping the others");
+                    code = 1;
+                    break;
+                }
+            }
+        } finally {
+            for (AutoCloseable c : open) {
+                try {
+                    c.close();
+                } catch (Exception ex) {
+                    System.err.println("mgm: while stopping: " + ex);
+                }
+            }
+            registry.close();
+            server.ifPresent(MetricsServer::close);
+            stopped.countDown();
+        }
+        return code;
+    }
+
+    static String defaultInstance() {
+        String host;
+        try {
+            host = InetAddress.getLocalHost().getHostName();
+        } catch (Exception e) {
+            host = "host";
+        }
+        return host + "-" + ManagementFactory.getRuntimeMXBean().getPid();
+    }
+}
