@@ -258,22 +258,14 @@ public final class Generator implements AutoCloseable {
             }
         }
         try (NDManager m = root.newSubManager()) {
-            NDArray idArr = m.create(ids, new Shape(b, t));
-            idArr.setName(lm.embedInputName());
-            float[] x = embed.predict(new NDList(idArr)).get(0).toFloatArray();   // (b, t, d)
-            double scale = spec.embeddingsScale();
+            float[] x = lm.embeddings().lookup(ids, embed, m);   // (b, t, d), scaled text embeddings
             for (int i = 0; i < b; i++) {
                 Prompt p = group.get(i).prompt;
                 int v = 0;
                 for (int j = start[i]; j < t; j++) {
-                    int at = (i * t + j) * d;
                     if (ids[i * t + j] == lm.imageTokenId()) {
-                        System.arraycopy(p.visualTokens(), v * d, x, at, d);
+                        System.arraycopy(p.visualTokens(), v * d, x, (i * t + j) * d, d);
                         v++;
-                    } else if (scale != 1.0 && scale != 0.0) {
-                        for (int k = 0; k < d; k++) {
-                            x[at + k] = (float) (x[at + k] * scale);
-                        }
                     }
                 }
             }
@@ -314,17 +306,7 @@ public final class Generator implements AutoCloseable {
             Arrays.fill(mask, i * (p + 1) + cache.start[i], (i + 1) * (p + 1), 1L);
         }
         try (NDManager m = root.newSubManager()) {
-            NDArray idArr = m.create(ids, new Shape(r, 1));
-            idArr.setName(lm.embedInputName());
-            NDArray x = embed.predict(new NDList(idArr)).get(0);   // (r, 1, d)
-            double scale = spec.embeddingsScale();
-            if (scale != 1.0 && scale != 0.0) {
-                float[] xs = x.toFloatArray();
-                for (int k = 0; k < xs.length; k++) {
-                    xs[k] = (float) (xs[k] * scale);
-                }
-                x = m.create(xs, x.getShape());
-            }
+            NDArray x = m.create(lm.embeddings().lookup(ids, embed, m), new Shape(r, 1, spec.hiddenSize()));
             NDList in = new NDList();
             in.add(named(x, LanguageModel.INPUTS_EMBEDS));
             in.add(named(m.create(mask, new Shape(r, p + 1)), LanguageModel.ATTENTION_MASK));

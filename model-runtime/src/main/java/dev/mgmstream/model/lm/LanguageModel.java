@@ -30,6 +30,8 @@ public final class LanguageModel implements AutoCloseable {
     static final String INPUTS_EMBEDS = "inputs_embeds";
     static final String ATTENTION_MASK = "attention_mask";
     static final String POSITION_IDS = "position_ids";
+    /** Token embeddings kept in Java: 64 MiB, every row of mgm-tiny, a few thousand of a 2B model. */
+    static final long EMBEDDING_CACHE_FLOATS = 16L << 20;
 
     private final ModelManifest manifest;
     private final ModelManifest.LanguageModel spec;
@@ -42,6 +44,7 @@ public final class LanguageModel implements AutoCloseable {
     private final Set<Long> stopIds;
     private final List<String> stopStrings;
     private final String embedInput;
+    private final TokenEmbeddings embeddings;
 
     private LanguageModel(ModelManifest manifest, HuggingFaceTokenizer tokenizer, OnnxGraph embed, OnnxGraph decoder) {
         this.manifest = manifest;
@@ -72,6 +75,7 @@ public final class LanguageModel implements AutoCloseable {
             }
         }
         this.embedInput = spec.embedTokens().inputs().keySet().iterator().next();
+        this.embeddings = new TokenEmbeddings(spec.hiddenSize(), spec.embeddingsScale(), embedInput, EMBEDDING_CACHE_FLOATS);
     }
 
     /** Loads the graphs with the given engine options (the same ones the encoders use). */
@@ -195,6 +199,10 @@ public final class LanguageModel implements AutoCloseable {
 
     String embedInputName() {
         return embedInput;
+    }
+
+    TokenEmbeddings embeddings() {
+        return embeddings;
     }
 
     long imageTokenId() {
