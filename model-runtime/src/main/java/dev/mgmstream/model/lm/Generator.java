@@ -56,6 +56,11 @@ public final class Generator implements AutoCloseable {
         return options;
     }
 
+    /** Native arrays this generator holds right now; zero between calls, whatever the last call did. */
+    int liveArrays() {
+        return root.getManagedArrays().size();
+    }
+
     /** One sequence's state while it decodes. */
     private final class Seq {
         final int index;

@@ -146,6 +146,25 @@ class GenerationParityTest {
     }
 
     @Test
+    void nativeMemoryIsReleasedAfterEachCallAndWhenACallFails() throws Exception {
+        GoldenTasks.Task t = tasks.get(0);
+        try (Generator g = lm.newGenerator(new BatchingOptions(2, BatchingOptions.Mode.CONTINUOUS, 1))) {
+            g.generate(varied(mix().subList(0, 9)));
+            assertThat(g.liveArrays()).isZero();
+            // The third prompt is admitted while the second still decodes, and its prefill fails (its visual
+            // tokens are too short): the live KV cache and the step's tensors must still be freed.
+            Prompt good1 = lm.prompt("g1", t.prompt(), t.visualTokens(), t.visualCount(), SamplingParams.greedy(3));
+            Prompt good2 = lm.prompt("g2", t.prompt(), t.visualTokens(), t.visualCount(), SamplingParams.greedy(40));
+            Prompt broken = new Prompt("bad", good1.tokenIds(), new float[7], t.visualCount(), SamplingParams.greedy(5));
+            assertThatThrownBy(() -> g.generate(List.of(good1, good2, broken)))
+                    .isInstanceOf(IndexOutOfBoundsException.class);
+            assertThat(g.liveArrays()).isZero();
+            assertThat(g.generate(List.of(good1)).get(0).completionTokens()).isEqualTo(3);
+            assertThat(g.liveArrays()).isZero();
+        }
+    }
+
+    @Test
     void maxNewTokensEndsWithLength() throws Exception {
         GoldenTasks.Task t = tasks.get(0);
         try (Generator g = lm.newGenerator(BatchingOptions.continuous(4))) {
