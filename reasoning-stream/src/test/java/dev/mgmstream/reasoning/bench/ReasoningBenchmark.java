@@ -24,7 +24,10 @@ import java.util.Locale;
  *   <li>continuous against static batching on a mix of short (VQA) and long (caption) answers, both
  *   measured in this run, as a ratio of wall times.</li>
  * </ol>
- * Arguments (all optional): {@code tasks-per-run intra-op-threads model-dir}.
+ * Arguments (all optional): {@code tasks-per-run intra-op-threads model-dir vqa-max-new-tokens}. The last
+ * caps VQA answers in part 2 (0, the default, leaves the manifest's limit): a trained model ends its VQA
+ * answers after a few tokens by itself, an untrained one never stops, so with an untrained model the cap
+ * stands in for what the trained one does, and the printed mean answer lengths show which case ran.
  */
 public final class ReasoningBenchmark {
 
@@ -40,7 +43,8 @@ public final class ReasoningBenchmark {
     public static void main(String[] args) throws Exception {
         int tasks = args.length > 0 ? Integer.parseInt(args[0]) : 192;
         int threads = args.length > 1 ? Integer.parseInt(args[1]) : 0;
-        Path dir = args.length > 2 ? Path.of(args[2]) : GoldenTasks.modelDir();
+        Path dir = args.length > 2 && !args[2].isEmpty() ? Path.of(args[2]) : GoldenTasks.modelDir();
+        int vqaMaxNew = args.length > 3 ? Integer.parseInt(args[3]) : 0;
         ModelManifest manifest = ModelManifest.load(dir);
         int maxNew = manifest.generationDefaults().maxNewTokens();
         List<GoldenTasks.Task> golden = GoldenTasks.load(dir);
@@ -69,7 +73,7 @@ public final class ReasoningBenchmark {
             System.out.println();
             System.out.println("2) Continuous vs static batching, short (VQA) and long (caption) answers interleaved"
                     + " (best of " + REPEATS + ")");
-            List<Prompt> mixed = mixShortLong(lm, golden, tasks, maxNew);
+            List<Prompt> mixed = mixShortLong(lm, golden, tasks, maxNew, vqaMaxNew > 0 ? vqaMaxNew : maxNew);
             long shortTokens = 0;
             long longTokens = 0;
             System.out.println(" slots  mode                 wall s  answers/s  tokens/s  decode steps  mean latency s");
@@ -139,8 +143,9 @@ public final class ReasoningBenchmark {
     }
 
     /** VQA and caption tasks alternating, so every static group holds both kinds. */
-    private static List<Prompt> mixShortLong(LanguageModel lm, List<GoldenTasks.Task> golden, int n, int maxNew) {
-        List<Prompt> vqa = prompts(lm, golden, n / 2, maxNew, "vqa");
+    private static List<Prompt> mixShortLong(LanguageModel lm, List<GoldenTasks.Task> golden, int n, int maxNew,
+                                             int vqaMaxNew) {
+        List<Prompt> vqa = prompts(lm, golden, n / 2, vqaMaxNew, "vqa");
         List<Prompt> caption = prompts(lm, golden, n / 2, maxNew, "caption");
         List<Prompt> out = new ArrayList<>(n);
         for (int i = 0; i < n / 2; i++) {
