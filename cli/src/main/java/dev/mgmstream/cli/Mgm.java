@@ -14,6 +14,9 @@ import picocli.CommandLine.Command;
         footer = {"", "Start with:  ./mgm demo", "Each command explains itself: ./mgm help run"})
 public final class Mgm implements Runnable {
 
+    /** Exit code of a command line that does not parse (sysexits' EX_USAGE), apart from the commands' own codes. */
+    static final int USAGE = 64;
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -26,6 +29,12 @@ public final class Mgm implements Runnable {
         return new CommandLine(new Mgm())
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setUsageHelpWidth(110)
+                .setParameterExceptionHandler((e, given) -> {
+                    CommandLine cmd = e.getCommandLine();
+                    cmd.getErr().println("mgm: " + e.getMessage());
+                    cmd.usage(cmd.getErr());
+                    return USAGE;
+                })
                 .setExecutionExceptionHandler((e, cmd, parsed) -> {
                     cmd.getErr().println("mgm " + cmd.getCommandName() + ": " + describe(e));
                     if (System.getenv("MGM_DEBUG") != null) {
