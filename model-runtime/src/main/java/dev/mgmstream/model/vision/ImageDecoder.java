@@ -214,6 +214,10 @@ public final class ImageDecoder {
             copyGrey(image, out);
             return new RgbImage(w, h, out);
         }
+        if (image.getType() == BufferedImage.TYPE_3BYTE_BGR || image.getType() == BufferedImage.TYPE_4BYTE_ABGR) {
+            copyInterleaved(image, out);
+            return new RgbImage(w, h, out);
+        }
         BufferedImage src = image;
         if (!cs.isCS_sRGB() && !(cm instanceof IndexColorModel)) {
             // CMYK, YCCK (decoded to CMYK) and ICC-tagged images: LCMS converts the whole raster at once,
@@ -233,6 +237,24 @@ public final class ImageDecoder {
             }
         }
         return new RgbImage(w, h, out);
+    }
+
+    /**
+     * The two layouts most JPEGs and PNGs decode to, read straight from their bytes: the same values
+     * {@code getRGB} gives (both types are sRGB, non-premultiplied), without a colour-model call per pixel.
+     */
+    private static void copyInterleaved(BufferedImage image, int[] out) {
+        byte[] data = ((java.awt.image.DataBufferByte) image.getRaster().getDataBuffer()).getData();
+        boolean alpha = image.getType() == BufferedImage.TYPE_4BYTE_ABGR;
+        int stride = alpha ? 4 : 3;
+        for (int i = 0, p = 0; i < out.length; i++, p += stride) {
+            int a = alpha ? data[p] & 0xFF : 255;
+            int o = alpha ? 1 : 0;
+            int b = data[p + o] & 0xFF;
+            int g = data[p + o + 1] & 0xFF;
+            int r = data[p + o + 2] & 0xFF;
+            out[i] = a == 255 ? r << 16 | g << 8 | b : over(r, a) << 16 | over(g, a) << 8 | over(b, a);
+        }
     }
 
     private static void copyGrey(BufferedImage image, int[] out) {
