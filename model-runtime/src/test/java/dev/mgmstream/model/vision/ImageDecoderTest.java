@@ -70,6 +70,27 @@ class ImageDecoderTest {
     }
 
     @Test
+    void pngExifChunksAreHonouredToo() throws Exception {
+        byte[] png = HostileCorpus.write(HostileCorpus.scene(64, 48), "png");
+        byte[] tiff = java.nio.ByteBuffer.allocate(26).put(new byte[] {'I', 'I', 42, 0, 8, 0, 0, 0, 1, 0,
+                0x12, 0x01, 3, 0, 1, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0}).array(); // little-endian IFD0: orientation 8
+        java.nio.ByteBuffer chunk = java.nio.ByteBuffer.allocate(12 + tiff.length);
+        chunk.putInt(tiff.length).put("eXIf".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1)).put(tiff);
+        java.util.zip.CRC32 crc = new java.util.zip.CRC32();
+        crc.update(chunk.array(), 4, 4 + tiff.length);
+        chunk.putInt((int) crc.getValue());
+        byte[] withExif = new byte[png.length + chunk.capacity()];
+        System.arraycopy(png, 0, withExif, 0, 33); // signature and IHDR
+        System.arraycopy(chunk.array(), 0, withExif, 33, chunk.capacity());
+        System.arraycopy(png, 33, withExif, 33 + chunk.capacity(), png.length - 33);
+        RgbImage turned = decoder.decode(withExif);
+        assertThat(turned.width()).isEqualTo(48);
+        assertThat(turned.height()).isEqualTo(64);
+        // a quarter turn counter-clockwise brings the top-left marker to the bottom-left
+        assertThat(turned.get(2, turned.height() - 3) >> 16 & 0xFF).isGreaterThan(200);
+    }
+
+    @Test
     void everyOrientationMapsCornersAsTheStandardSays() {
         // 2 x 1 image: A B
         RgbImage img = new RgbImage(2, 1, new int[] {0xA, 0xB});
