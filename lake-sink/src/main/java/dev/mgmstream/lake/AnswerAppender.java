@@ -11,8 +11,13 @@ import java.util.UUID;
 
 import org.apache.iceberg.AppendFiles;
 import org.apache.iceberg.DataFile;
+import org.apache.iceberg.HasTableOperations;
 import org.apache.iceberg.PartitionKey;
+import org.apache.iceberg.Snapshot;
+import org.apache.iceberg.SnapshotRef;
 import org.apache.iceberg.Table;
+import org.apache.iceberg.TableMetadata;
+import org.apache.iceberg.TableOperations;
 import org.apache.iceberg.data.InternalRecordWrapper;
 import org.apache.iceberg.data.Record;
 import org.apache.iceberg.data.parquet.GenericParquetWriter;
@@ -71,14 +76,26 @@ final class AnswerAppender {
 
     /** The table's offsets now (refreshing it first). */
     Map<Integer, Long> tableOffsets() {
-        table.refresh();
-        return OffsetLedger.read(table, topic);
+        return OffsetLedger.read(operations().refresh(), topic);
     }
 
+    private TableOperations operations() {
+        return ((HasTableOperations) table).operations();
+    }
+
+    /**
+     * Iceberg's own commit path re-reads the table and replays an append onto whatever is newest, which
+     * would keep offsets checked against an older snapshot. So the snapshot is only produced through
+     * Iceberg ({@code apply()}), and committed here against the exact metadata that was checked:
+     * {@code TableOperations.commit(base, ...)} fails if anything was committed since {@code base}
+     * (a Hadoop catalog compares versions; a REST catalog asserts the branch's snapshot id).
+     */
     Outcome append(Batch batch) {
         List<DataFile> files = null;
+        TableOperations ops = operations();
         for (int attempt = 1; ; attempt++) {
-            Map<Integer, Long> current = tableOffsets();
+            TableMetadata base = ops.refresh();
+            Map<Integer, Long> current = OffsetLedger.read(base, topic);
             if (!startsWhereTableIs(batch, current)) {
                 if (files != null) {
                     files.forEach(f -> table.io().deleteFile(f.location()));
@@ -92,8 +109,14 @@ final class AnswerAppender {
             files.forEach(append::appendFile);
             OffsetLedger.write(append, topic, OffsetLedger.merge(current, batch.next()));
             append.set(WRITER_KEY, writerId);
+            Snapshot snapshot = append.apply();
+            Long parent = base.currentSnapshot() == null ? null : base.currentSnapshot().snapshotId();
             try {
-                append.commit();
+                if (!Objects.equals(snapshot.parentId(), parent)) {
+                    throw new CommitFailedException("table moved on while the snapshot was made");
+                }
+                ops.commit(base, TableMetadata.buildFrom(base).setBranchSnapshot(snapshot, SnapshotRef.MAIN_BRANCH).build());
+                table.refresh();
                 return new Outcome(true, OffsetLedger.merge(current, batch.next()));
             } catch (CommitFailedException raced) {
                 if (attempt >= attempts) {
@@ -103,7 +126,7 @@ final class AnswerAppender {
             } catch (CommitStateUnknownException unknown) {
                 // The metadata swap may or may not have happened: the table's offsets tell which.
                 Map<Integer, Long> after = tableOffsets();
-                if (endsWhereTableIs(batch, after) && writerId.equals(table.currentSnapshot().summary().get(WRITER_KEY))) {
+                if (endsWhereTableIs(batch, after) && writerId.equals(ops.current().currentSnapshot().summary().get(WRITER_KEY))) {
                     return new Outcome(true, after);
                 }
                 if (attempt >= attempts) {

@@ -69,7 +69,7 @@ public final class LakeTable implements Closeable {
 
     private static Table loadOrCreate(Catalog catalog, LakeSettings settings) {
         if (catalog.tableExists(settings.table())) {
-            return requireNoCommitRetries(catalog.loadTable(settings.table()));
+            return catalog.loadTable(settings.table());
         }
         Namespace ns = settings.table().namespace();
         if (catalog instanceof SupportsNamespaces namespaces && !ns.isEmpty() && !namespaces.namespaceExists(ns)) {
@@ -81,10 +81,7 @@ public final class LakeTable implements Closeable {
         }
         Map<String, String> properties = Map.of(
                 TableProperties.DEFAULT_FILE_FORMAT, "parquet",
-                TableProperties.FORMAT_VERSION, "2",
-                // The sink checks the table's offsets against its own before every commit; a commit that
-                // raced another writer must fail back to the sink for that check, not be replayed by Iceberg.
-                TableProperties.COMMIT_NUM_RETRIES, "0");
+                TableProperties.FORMAT_VERSION, "2");
         try {
             Table created = catalog.buildTable(settings.table(), AnswerTable.SCHEMA)
                     .withPartitionSpec(AnswerTable.SPEC)
@@ -93,17 +90,8 @@ public final class LakeTable implements Closeable {
             log.info("Created lake table {} at {}", settings.table(), created.location());
             return created;
         } catch (AlreadyExistsException raced) {
-            return requireNoCommitRetries(catalog.loadTable(settings.table()));
+            return catalog.loadTable(settings.table());
         }
-    }
-
-    /** A table made by another tool may let Iceberg replay a commit that raced; the sink needs it to fail. */
-    private static Table requireNoCommitRetries(Table table) {
-        if (!"0".equals(table.properties().get(TableProperties.COMMIT_NUM_RETRIES))) {
-            table.updateProperties().set(TableProperties.COMMIT_NUM_RETRIES, "0").commit();
-            log.info("Set {}=0 on lake table {}", TableProperties.COMMIT_NUM_RETRIES, table.name());
-        }
-        return table;
     }
 
     /**

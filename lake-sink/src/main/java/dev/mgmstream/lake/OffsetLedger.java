@@ -5,8 +5,7 @@ import java.util.Map;
 
 import org.apache.iceberg.Snapshot;
 import org.apache.iceberg.SnapshotUpdate;
-import org.apache.iceberg.Table;
-import org.apache.iceberg.util.SnapshotUtil;
+import org.apache.iceberg.TableMetadata;
 
 /**
  * The Kafka offsets the table has consumed, kept in snapshot summaries under
@@ -14,8 +13,9 @@ import org.apache.iceberg.util.SnapshotUtil;
  * topic and its topic id ({@code mgm.answers/Hk3...}).
  *
  * <p>Every sink commit carries the whole map for its topic (its own partitions' new offsets over the
- * ones its base snapshot held), and commits never replay on a newer base (see {@link LakeTable}), so
- * the newest snapshot with any such key tells every partition's position. Snapshots made by other
+ * ones its base snapshot held), and a commit succeeds only on the very snapshot it read them from
+ * (see {@link AnswerAppender}), so the newest snapshot with any such key tells every partition's
+ * position. Snapshots made by other
  * tools (compaction, deletes) carry no keys and are skipped.
  */
 final class OffsetLedger {
@@ -26,9 +26,10 @@ final class OffsetLedger {
     }
 
     /** Partition to next offset, for the table's current snapshot; empty for a table no sink wrote. */
-    static Map<Integer, Long> read(Table table, String source) {
+    static Map<Integer, Long> read(TableMetadata metadata, String source) {
         String prefix = PREFIX + source + ":";
-        for (Snapshot snapshot : SnapshotUtil.currentAncestors(table)) {
+        for (Snapshot snapshot = metadata.currentSnapshot(); snapshot != null;
+             snapshot = snapshot.parentId() == null ? null : metadata.snapshot(snapshot.parentId())) {
             Map<Integer, Long> offsets = new HashMap<>();
             snapshot.summary().forEach((key, value) -> {
                 if (key.startsWith(prefix)) {

@@ -91,6 +91,46 @@ class AnswerAppenderTest {
     }
 
     @Test
+    void writersRacingOnOtherPartitionsNeverLoseEachOthersOffsets() throws Exception {
+        int commits = 12;
+        int rowsPerCommit = 4;
+        open().close(); // create the table once
+        List<Thread> writers = new java.util.ArrayList<>();
+        java.util.concurrent.ConcurrentLinkedQueue<Throwable> failures = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        for (int partition = 0; partition < 3; partition++) {
+            int p = partition;
+            writers.add(new Thread(() -> {
+                // Each writer has its own catalog and table object, as separate sink processes would.
+                try (LakeTable lake = open()) {
+                    AnswerAppender w = new AnswerAppender(lake.table(), TOPIC, "w" + p, 1000);
+                    long offset = AnswerAppender.NONE;
+                    for (int c = 0; c < commits; c++) {
+                        long from = Math.max(offset, 0);
+                        long to = from + rowsPerCommit;
+                        AnswerAppender.Outcome out = w.append(new AnswerAppender.Batch(
+                                rows(p, (int) from + 1000 * p, (int) to + 1000 * p, 1L), Map.of(p, offset), Map.of(p, to)));
+                        assertThat(out.committed()).isTrue();
+                        offset = to;
+                    }
+                } catch (Throwable t) {
+                    failures.add(t);
+                }
+            }));
+        }
+        writers.forEach(Thread::start);
+        for (Thread t : writers) {
+            t.join();
+        }
+        assertThat(failures).isEmpty();
+        try (LakeTable lake = open()) {
+            long each = (long) commits * rowsPerCommit;
+            assertThat(new AnswerAppender(lake.table(), TOPIC, "reader", 1).tableOffsets())
+                    .containsExactlyInAnyOrderEntriesOf(Map.of(0, each, 1, each, 2, each));
+            assertThat(LakeFixtures.readAll(lake.table())).hasSize(3 * commits * rowsPerCommit);
+        }
+    }
+
+    @Test
     void rowsOfDifferentDaysGoToDifferentPartitions() {
         try (LakeTable lake = open()) {
             long day = 86_400_000L;

@@ -200,6 +200,32 @@ class SinkStageTest {
         assertThat(tableRows()).isEqualTo(250);
     }
 
+    @Test
+    void aTopicMadeAgainUnderTheSameNameIsReadFromItsOwnStart() throws Exception {
+        produceAnswers(100, -1);
+        SinkStage first = SinkStage.start(instance("0"), new SimpleMeterRegistry());
+        await().atMost(Duration.ofSeconds(60)).until(() -> tableRows() == 100);
+        first.close();
+
+        // A fresh embedded broker next time: same topic name, offsets from 0 again, a new topic id.
+        String answers = topics.name(TopicRole.ANSWERS);
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
+            admin.deleteTopics(List.of(answers)).all().get();
+            await().atMost(Duration.ofSeconds(30)).until(() -> !admin.listTopics().names().get().contains(answers));
+            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
+                new TopicProvisioner(admin).ensure(List.of(topics.spec(TopicRole.ANSWERS)));
+                return true;
+            });
+            awaitLeaders(admin, answers);
+        }
+        produceAnswers(30, -1);
+        SinkStage second = SinkStage.start(instance("0"), new SimpleMeterRegistry());
+        await().atMost(Duration.ofSeconds(60)).until(() -> tableRows() >= 130);
+        Thread.sleep(500);
+        second.close();
+        assertThat(tableRows()).isEqualTo(130);
+    }
+
     /** Stands for a process killed at that point: an Error, which the stage does not handle. */
     private static final class SimulatedCrash extends Error {
         SimulatedCrash() {
