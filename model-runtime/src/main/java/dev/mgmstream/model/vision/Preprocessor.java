@@ -79,12 +79,11 @@ public final class Preprocessor {
     }
 
     public PixelViews apply(RgbImage image) {
-        RgbImage square = spec.padToSquare() ? expandToSquare(image) : image;
         int lrPlane = 3 * lrSize * lrSize;
         float[] lr = new float[lrViewsPerImage() * lrPlane];
         float[] hr = null;
         if (withHr || lrFromHr) {
-            hr = normalise(Resampler.resize(square, hrSize, hrSize, hrFilter));
+            hr = normalise(squareAt(image, hrSize, hrFilter));
         }
         if (lrFromHr) {
             System.arraycopy(avgPool(hr, hrSize, hrSize / lrSize), 0, lr, 0, lrPlane);
@@ -93,13 +92,36 @@ public final class Preprocessor {
                 tiles(avgPool(hr, hrSize, hrSize / side), side, lr, lrPlane);
             }
         } else {
-            System.arraycopy(normalise(Resampler.resize(square, lrSize, lrSize, lrFilter)), 0, lr, 0, lrPlane);
+            System.arraycopy(normalise(squareAt(image, lrSize, lrFilter)), 0, lr, 0, lrPlane);
             if (grid > 0) {
                 int side = grid * lrSize;
-                tiles(normalise(Resampler.resize(square, side, side, lrFilter)), side, lr, lrPlane);
+                tiles(normalise(squareAt(image, side, lrFilter)), side, lr, lrPlane);
             }
         }
         return new PixelViews(lr, withHr ? hr : null);
+    }
+
+    /**
+     * The image padded to a square (when the manifest says so) and resized to {@code size x size}. The padded
+     * square is only built when it is already at the target size; otherwise the resize reads the padding
+     * virtually, so a long panorama within the pixel budget does not become a huge square in memory.
+     */
+    private RgbImage squareAt(RgbImage img, int size, Resampler.Filter filter) {
+        int w = img.width();
+        int h = img.height();
+        if (!spec.padToSquare() || w == h) {
+            return Resampler.resize(img, size, size, filter);
+        }
+        int side = Math.max(w, h);
+        if (side == size) {
+            return expandToSquare(img);
+        }
+        return Resampler.resizePadded(img, side, side, (side - w) / 2, (side - h) / 2, padRgb(), size, size, filter);
+    }
+
+    private int padRgb() {
+        List<Integer> pad = spec.padColor();
+        return pad == null ? 0 : (pad.get(0) & 0xFF) << 16 | (pad.get(1) & 0xFF) << 8 | (pad.get(2) & 0xFF);
     }
 
     /** Pads to a square, the original centred; Python's {@code (side - w) // 2} offsets. */
@@ -109,10 +131,8 @@ public final class Preprocessor {
         if (w == h) {
             return img;
         }
-        List<Integer> pad = spec.padColor();
-        int fill = pad == null ? 0 : (pad.get(0) & 0xFF) << 16 | (pad.get(1) & 0xFF) << 8 | (pad.get(2) & 0xFF);
         int side = Math.max(w, h);
-        RgbImage out = RgbImage.filled(side, side, fill);
+        RgbImage out = RgbImage.filled(side, side, padRgb());
         int ox = (side - w) / 2;
         int oy = (side - h) / 2;
         for (int y = 0; y < h; y++) {

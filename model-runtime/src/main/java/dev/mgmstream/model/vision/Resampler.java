@@ -62,29 +62,77 @@ public final class Resampler {
         if (in.width() == width && in.height() == height) {
             return in;
         }
-        // Channels kept apart as ints in [0, 255] between passes, like Pillow's 8-bit intermediate image.
-        int[][] planes = split(in);
-        int w = in.width();
-        int h = in.height();
-        if (w != width) {
-            Coefficients c = coefficients(w, width, filter);
-            for (int ch = 0; ch < 3; ch++) {
-                planes[ch] = horizontal(planes[ch], w, h, width, c);
+        return resizePadded(in, in.width(), in.height(), 0, 0, 0, width, height, filter);
+    }
+
+    /**
+     * Resizes {@code in} as if it were first pasted at {@code (ox, oy)} on a {@code canvasW x canvasH} canvas of
+     * {@code padRgb}, without building that canvas: padding a 20000 x 2000 panorama to a square would take
+     * 1.6 GB of pixels, while the horizontal pass only ever needs {@code width} pixels per canvas row.
+     */
+    public static RgbImage resizePadded(RgbImage in, int canvasW, int canvasH, int ox, int oy, int padRgb,
+                                        int width, int height, Filter filter) {
+        // Horizontal pass first, as Pillow does, to an 8-bit intermediate of width x canvasH.
+        int[] mid = new int[Math.multiplyExact(width, canvasH)];
+        if (width == canvasW) {
+            for (int y = 0; y < canvasH; y++) {
+                for (int x = 0; x < width; x++) {
+                    mid[y * width + x] = canvasPixel(in, ox, oy, padRgb, x, y);
+                }
             }
-            w = width;
-        }
-        if (h != height) {
-            Coefficients c = coefficients(h, height, filter);
-            for (int ch = 0; ch < 3; ch++) {
-                planes[ch] = vertical(planes[ch], w, h, height, c);
+        } else {
+            Coefficients c = coefficients(canvasW, width, filter);
+            int[] padRow = null;
+            int[] row = new int[canvasW];
+            for (int y = 0; y < canvasH; y++) {
+                boolean pad = y < oy || y >= oy + in.height();
+                if (pad && padRow != null) {
+                    System.arraycopy(padRow, 0, mid, y * width, width);
+                    continue;
+                }
+                for (int x = 0; x < canvasW; x++) {
+                    row[x] = canvasPixel(in, ox, oy, padRgb, x, y);
+                }
+                convolve(row, 0, 1, c, mid, y * width, 1, width);
+                if (pad) {
+                    padRow = java.util.Arrays.copyOfRange(mid, y * width, (y + 1) * width);
+                }
             }
-            h = height;
         }
-        int[] rgb = new int[w * h];
-        for (int i = 0; i < rgb.length; i++) {
-            rgb[i] = planes[0][i] << 16 | planes[1][i] << 8 | planes[2][i];
+        if (height == canvasH) {
+            return new RgbImage(width, height, mid);
         }
-        return new RgbImage(w, h, rgb);
+        Coefficients c = coefficients(canvasH, height, filter);
+        int[] out = new int[Math.multiplyExact(width, height)];
+        for (int x = 0; x < width; x++) {
+            convolve(mid, x, width, c, out, x, width, height);
+        }
+        return new RgbImage(width, height, out);
+    }
+
+    private static int canvasPixel(RgbImage in, int ox, int oy, int padRgb, int x, int y) {
+        int ix = x - ox;
+        int iy = y - oy;
+        return ix >= 0 && iy >= 0 && ix < in.width() && iy < in.height() ? in.rgb()[iy * in.width() + ix] : padRgb;
+    }
+
+    /** One 1-D pass over packed pixels: {@code src[srcAt + i * srcStep]} to {@code n} outputs at {@code dstStep}. */
+    private static void convolve(int[] src, int srcAt, int srcStep, Coefficients c, int[] dst, int dstAt, int dstStep,
+                                 int n) {
+        for (int o = 0; o < n; o++) {
+            int[] k = c.weights[o];
+            int base = srcAt + c.start[o] * srcStep;
+            long r = 1L << (PRECISION_BITS - 1);
+            long g = r;
+            long b = r;
+            for (int i = 0; i < k.length; i++) {
+                int p = src[base + i * srcStep];
+                r += (long) (p >> 16 & 0xFF) * k[i];
+                g += (long) (p >> 8 & 0xFF) * k[i];
+                b += (long) (p & 0xFF) * k[i];
+            }
+            dst[dstAt + o * dstStep] = clip8(r) << 16 | clip8(g) << 8 | clip8(b);
+        }
     }
 
     /** For each output position: the first input index and the fixed-point weights from there. */
@@ -117,53 +165,9 @@ public final class Resampler {
         return new Coefficients(start, weights);
     }
 
-    private static int[] horizontal(int[] in, int w, int h, int outW, Coefficients c) {
-        int[] out = new int[outW * h];
-        for (int y = 0; y < h; y++) {
-            int row = y * w;
-            for (int x = 0; x < outW; x++) {
-                int[] k = c.weights[x];
-                int s = c.start[x];
-                long acc = 1L << (PRECISION_BITS - 1);
-                for (int i = 0; i < k.length; i++) {
-                    acc += (long) in[row + s + i] * k[i];
-                }
-                out[y * outW + x] = clip8(acc);
-            }
-        }
-        return out;
-    }
-
-    private static int[] vertical(int[] in, int w, int h, int outH, Coefficients c) {
-        int[] out = new int[w * outH];
-        for (int y = 0; y < outH; y++) {
-            int[] k = c.weights[y];
-            int s = c.start[y];
-            for (int x = 0; x < w; x++) {
-                long acc = 1L << (PRECISION_BITS - 1);
-                for (int i = 0; i < k.length; i++) {
-                    acc += (long) in[(s + i) * w + x] * k[i];
-                }
-                out[y * w + x] = clip8(acc);
-            }
-        }
-        return out;
-    }
-
     private static int clip8(long acc) {
         long v = acc >> PRECISION_BITS;
         return v < 0 ? 0 : v > 255 ? 255 : (int) v;
     }
 
-    private static int[][] split(RgbImage img) {
-        int n = img.rgb().length;
-        int[][] planes = new int[3][n];
-        for (int i = 0; i < n; i++) {
-            int p = img.rgb()[i];
-            planes[0][i] = p >> 16 & 0xFF;
-            planes[1][i] = p >> 8 & 0xFF;
-            planes[2][i] = p & 0xFF;
-        }
-        return planes;
-    }
 }

@@ -63,12 +63,18 @@ public final class HostileCorpus {
     private HostileCorpus() {
     }
 
-    public static List<Sample> all() {
-        try {
-            return build();
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
+    private static List<Sample> built;
+
+    /** The corpus, generated once per JVM (the panorama alone takes a moment to write). */
+    public static synchronized List<Sample> all() {
+        if (built == null) {
+            try {
+                built = build();
+            } catch (IOException e) {
+                throw new UncheckedIOException(e);
+            }
         }
+        return built;
     }
 
     private static List<Sample> build() throws IOException {
@@ -137,6 +143,8 @@ public final class HostileCorpus {
         s.add(new Sample("interlaced PNG", "interlaced.png", interlacedPng(scene), Expect.encoded(64, 48)));
         s.add(new Sample("1 x 1 PNG", "dot.png", write(scene(1, 1), "png"), Expect.encoded(1, 1)));
         s.add(new Sample("2000 x 10 panorama PNG", "panorama.png", write(scene(2000, 10), "png"), Expect.encoded(2000, 10)));
+        s.add(new Sample("20000 x 200 panorama PNG (a square of it would not fit the heap)", "strip.png",
+                write(scene(20000, 200), "png"), Expect.encoded(20000, 200)));
         s.add(new Sample("animated GIF", "anim.gif", animatedGif(), Expect.encoded(32, 24)));
         s.add(new Sample("BMP", "scene.bmp", bmp, Expect.encoded(64, 48)));
         s.add(new Sample("TIFF", "scene.tif", write(scene, "tiff"), Expect.encoded(64, 48)));

@@ -44,6 +44,37 @@ class PreprocessorTest {
     }
 
     @Test
+    void resizingAVirtuallyPaddedImageEqualsResizingThePaddedSquare() {
+        Preprocessor pre = new Preprocessor(vision(384, 96, "hr", "area", 0, true));
+        java.util.Random r = new java.util.Random(3);
+        for (int[] size : new int[][] {{37, 20}, {9, 31}, {120, 7}}) {
+            int[] px = new int[size[0] * size[1]];
+            for (int i = 0; i < px.length; i++) {
+                px[i] = r.nextInt(1 << 24);
+            }
+            RgbImage img = new RgbImage(size[0], size[1], px);
+            RgbImage square = pre.expandToSquare(img);
+            int side = square.width();
+            for (int target : new int[] {16, 50}) {
+                RgbImage virtual = Resampler.resizePadded(img, side, side, (side - img.width()) / 2,
+                        (side - img.height()) / 2, 0x7F7F7F, target, target, Resampler.Filter.BICUBIC);
+                assertThat(virtual.rgb()).as("%dx%d to %d", size[0], size[1], target)
+                        .containsExactly(Resampler.resize(square, target, target, Resampler.Filter.BICUBIC).rgb());
+            }
+        }
+    }
+
+    @Test
+    void aLongPanoramaIsNotMaterialisedAsASquare() {
+        // 20000 x 1000 padded to a square would be 400 million pixels; the resize needs a few megabytes more.
+        Preprocessor pre = new Preprocessor(vision(384, 96, "hr", "area", 0, true));
+        PixelViews v = pre.apply(RgbImage.filled(20000, 1000, 0xFFFFFF));
+        assertThat(v.hr()).hasSize(3 * 384 * 384);
+        assertThat(v.hr()[192 * 384 + 10]).isEqualTo(1.0f); // the white strip in the middle row
+        assertThat(v.hr()[10]).isCloseTo(127 * 2 / 255f - 1, org.assertj.core.data.Offset.offset(1e-6f));
+    }
+
+    @Test
     void expandToSquareCentresThePictureOnThePadColour() {
         Preprocessor pre = new Preprocessor(vision(384, 96, "hr", "area", 0, true));
         RgbImage wide = RgbImage.filled(5, 2, 0xFF0000);
