@@ -38,8 +38,9 @@ public final class EncodersConfig {
     public static final ConfigKey TRT_MAX_SHAPES = new ConfigKey("encoders.engine.trt.profile.max.shapes", "",
             "TensorRT shape profile, largest shapes (stage.batch.max.size images).");
     public static final ConfigKey DECODE_THREADS = new ConfigKey("encoders.decode.threads", "2",
-            "Threads that fetch, decode and preprocess the images of a batch; each may hold one image at the pixel "
-                    + "budget, so heap use grows with it.");
+            "Threads that fetch, decode and preprocess the images of a batch. Each may hold one image at the pixel "
+                    + "budget, about 12 bytes a pixel while decoding (the decoded raster, then packed RGB): with the "
+                    + "default budget, allow some 500 MB of heap per thread.");
     public static final ConfigKey MAX_BYTES = new ConfigKey("encoders.image.max.bytes", "33554432",
             "Largest image file accepted, inline or fetched; larger ones are rejected, fetched ones before the "
                     + "transfer when the size is announced.");
