@@ -1,0 +1,194 @@
+package dev.mgmstream.cli;
+
+import java.io.File;
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.TimeUnit;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.mgmstream.lake.LakeSettings;
+import dev.mgmstream.lake.LakeTable;
+import org.apache.iceberg.data.IcebergGenerics;
+import org.apache.iceberg.data.Record;
+import org.apache.iceberg.io.CloseableIterable;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.condition.EnabledIfSystemProperty;
+import org.junit.jupiter.api.io.TempDir;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
+
+/**
+ * The production shape on one machine, with crashes: {@code mgm kafka}, two {@code mgm stage encoders},
+ * two {@code mgm stage reasoning} and one {@code mgm stage sink}, each its own JVM, while
+ * {@code mgm run} pushes the tasks through; stage processes are killed with SIGKILL twice during the
+ * run and restarted with their instance ids. Every task must end with exactly one result, and the
+ * lake table with exactly one row per task.
+ *
+ * <p>Six JVMs with the model take a while on a small machine, so this runs only when asked:
+ * {@code scripts/multiprocess-kill-test.sh} (or {@code -Dmgm.multiprocess=true}, with
+ * {@code -Dmgm.multiprocess.tasks=N}, 2000 by default).
+ */
+@EnabledIfSystemProperty(named = "mgm.multiprocess", matches = "true")
+class MultiProcessKillTest {
+
+    private static final ObjectMapper JSON = new ObjectMapper();
+
+    @TempDir
+    Path dir;
+
+    private final List<Process> processes = new ArrayList<>();
+    private final Map<String, Process> stages = new HashMap<>();
+
+    @AfterEach
+    void stopEverything() {
+        for (Process p : processes) {
+            p.destroyForcibly();
+        }
+    }
+
+    private Process mgm(String log, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx768m",
+                "-Dmgm.home=" + Home.dir(), "-Dai.djl.offline=true",
+                "-cp", System.getProperty("java.class.path"), Mgm.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(log + ".log").toFile()).directory(dir.toFile());
+        pb.environment().put("MGM_LOG_LEVEL", "WARN");
+        Process p = pb.start();
+        processes.add(p);
+        return p;
+    }
+
+    private Process stage(String which, String instance, String bootstrap, String registry) throws IOException {
+        Process p = mgm(which + "-" + instance + "-" + System.nanoTime(), "stage", which,
+                "--bootstrap-servers", bootstrap, "--schema-registry", registry, "--instance", instance,
+                "--set", "encoders.tokens.store.uri=" + dir.resolve("visual-tokens"),
+                "--set", "reasoning.claim.check.roots=" + dir.resolve("visual-tokens"),
+                "--set", "encoders.source.s3.enabled=false",
+                "--set", "stage.batch.linger.ms=50",
+                "--set", "lake.warehouse=" + dir.resolve("lake"));
+        stages.put(which + "/" + instance, p);
+        return p;
+    }
+
+    private void kill(String key, String bootstrap, String registry) throws Exception {
+        Process p = stages.get(key);
+        p.destroyForcibly(); // SIGKILL: no shutdown hook, no commit, no close
+        p.waitFor(30, TimeUnit.SECONDS);
+        String[] parts = key.split("/");
+        stage(parts[0], parts[1], bootstrap, registry);
+    }
+
+    private static int freePort() throws IOException {
+        try (ServerSocket s = new ServerSocket(0)) {
+            return s.getLocalPort();
+        }
+    }
+
+    private long lines(Path file) throws IOException {
+        if (!Files.exists(file)) {
+            return 0;
+        }
+        try (var l = Files.lines(file)) {
+            return l.count();
+        }
+    }
+
+    @Test
+    void everyTaskEndsOnceInTheResultsAndInTheLakeDespiteKilledStages() throws Exception {
+        int count = Integer.getInteger("mgm.multiprocess.tasks", 2000);
+        Path tasks = writeTasks(count);
+        int port = freePort();
+        int registryPort = freePort();
+        Process kafka = mgm("kafka", "kafka", "--data-dir", dir.resolve("kafka").toString(), "--port",
+                Integer.toString(port), "--registry-port", Integer.toString(registryPort));
+        await().atMost(Duration.ofMinutes(3)).until(() -> Files.exists(dir.resolve("kafka.log"))
+                && Files.readString(dir.resolve("kafka.log")).contains("Ready."));
+        assertThat(kafka.isAlive()).isTrue();
+        String bootstrap = "localhost:" + port;
+        String registry = Files.readAllLines(dir.resolve("kafka.log")).stream()
+                .filter(l -> l.startsWith("Schema registry:")).findFirst().orElseThrow().substring(16).trim();
+
+        for (String id : List.of("e1", "e2")) {
+            stage("encoders", id, bootstrap, registry);
+        }
+        for (String id : List.of("r1", "r2")) {
+            stage("reasoning", id, bootstrap, registry);
+        }
+        stage("sink", "s1", bootstrap, registry);
+
+        Path results = dir.resolve("results.jsonl");
+        Process run = mgm("run", "run", "--bootstrap-servers", bootstrap, "--schema-registry", registry,
+                "--input", tasks.toString(), "--output", results.toString(), "--timeout", "40m");
+
+        await().atMost(Duration.ofMinutes(30)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> lines(results) >= count / 4 || !run.isAlive());
+        assertThat(run.isAlive()).as("the run is still going at the first kill").isTrue();
+        kill("encoders/e1", bootstrap, registry);
+        kill("reasoning/r1", bootstrap, registry);
+        kill("sink/s1", bootstrap, registry);
+        await().atMost(Duration.ofMinutes(30)).pollInterval(Duration.ofSeconds(1))
+                .until(() -> lines(results) >= count / 2 || !run.isAlive());
+        assertThat(run.isAlive()).as("the run is still going at the second kill").isTrue();
+        kill("encoders/e2", bootstrap, registry);
+        kill("reasoning/r2", bootstrap, registry);
+        kill("sink/s1", bootstrap, registry);
+
+        assertThat(run.waitFor(40, TimeUnit.MINUTES)).isTrue();
+        assertThat(run.exitValue()).as(Files.readString(dir.resolve("run.log"))).isZero();
+        Set<String> ids = new HashSet<>();
+        for (String line : Files.readAllLines(results)) {
+            assertThat(ids.add(JSON.readTree(line).get("task_id").asText())).as("one result per task").isTrue();
+        }
+        assertThat(ids).hasSize(count);
+
+        LakeSettings lake = LakeSettings.from(Map.of("lake.warehouse", dir.resolve("lake").toString()));
+        await().atMost(Duration.ofMinutes(3)).pollInterval(Duration.ofSeconds(2)).until(() -> lakeRows(lake).size() >= count);
+        List<String> rows = lakeRows(lake);
+        assertThat(rows).hasSize(count);
+        assertThat(new HashSet<>(rows)).isEqualTo(ids);
+    }
+
+    private static List<String> lakeRows(LakeSettings lake) throws IOException {
+        List<String> ids = new ArrayList<>();
+        if (!new File(lake.warehouse(), "mgm/answers").exists()) {
+            return ids;
+        }
+        try (LakeTable table = LakeTable.open(lake);
+             CloseableIterable<Record> it = IcebergGenerics.read(table.table()).build()) {
+            it.forEach(r -> ids.add((String) r.getField("task_id")));
+        }
+        return ids;
+    }
+
+    /** {@code count} tasks cycling over the answer key of the bundled scenes, images inline. */
+    private Path writeTasks(int count) throws IOException {
+        Path scenes = Home.samples().resolve("scenes");
+        List<String> key = Files.readAllLines(scenes.resolve("answers.jsonl"));
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            JsonNode k = JSON.readTree(key.get(i % key.size()));
+            ObjectNode t = JSON.createObjectNode();
+            t.put("task_id", "mp-" + i);
+            t.put("image", scenes.resolve(k.get("image").asText()).toString());
+            t.put("kind", k.get("kind").asText());
+            t.put("prompt", k.get("prompt").asText());
+            lines.add(JSON.writeValueAsString(t));
+        }
+        return Files.write(dir.resolve("tasks.jsonl"), lines);
+    }
+}

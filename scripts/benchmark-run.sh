@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Benchmark of issue 6: 'mgm run --embedded' against models/reference.py (the PyTorch model, one image
+# and one task at a time) over the same tasks, on the same machine, one after the other. Prints both
+# wall times and their ratio, and how many answers the two agree on.
+#
+#   scripts/benchmark-run.sh [TASKS]      (default 200 tasks from the bundled scenes' answer key)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+n="${1:-200}"
+work="$(mktemp -d -t mgm-bench.XXXXXX)"
+trap 'rm -rf "$work"' EXIT
+
+python3 - "$n" "$work/tasks.jsonl" <<'PY'
+import json, os, random, sys
+n, out = int(sys.argv[1]), sys.argv[2]
+key = [json.loads(l) for l in open("samples/scenes/answers.jsonl")]
+random.Random(6).shuffle(key)
+with open(out, "w") as f:
+    for i in range(n):
+        k = key[i % len(key)]
+        f.write(json.dumps({"task_id": f"b{i}", "image": os.path.abspath("samples/scenes/" + k["image"]),
+                            "kind": k["kind"], "prompt": k["prompt"]}) + "\n")
+PY
+
+MGM_NO_BUILD= ./mgm --version >/dev/null   # build first, outside the timing
+
+start=$(date +%s.%N)
+models/py models/reference.py --input "$work/tasks.jsonl" --output "$work/reference.jsonl" >/dev/null
+ref=$(echo "$(date +%s.%N) - $start" | bc)
+
+start=$(date +%s.%N)
+./mgm run --embedded --input "$work/tasks.jsonl" --output "$work/mgm.jsonl" --lake "$work/lake" 2>"$work/mgm.err"
+mgm=$(echo "$(date +%s.%N) - $start" | bc)
+grep -E "tasks, .* results in" "$work/mgm.err" || true
+
+python3 - "$work/reference.jsonl" "$work/mgm.jsonl" "$ref" "$mgm" "$n" <<'PY'
+import json, sys
+ref = {j["task_id"]: j for j in map(json.loads, open(sys.argv[1]))}
+mgm = {j["task_id"]: j for j in map(json.loads, open(sys.argv[2]))}
+same = sum(1 for t, r in ref.items() if t in mgm and r.get("answer") == mgm[t].get("answer"))
+r, m, n = float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])
+print(f"tasks: {n}")
+print(f"reference.py (one by one):  {r:8.1f} s  ({n / r:.2f} tasks/s)")
+print(f"mgm run --embedded:         {m:8.1f} s  ({n / m:.2f} tasks/s, JVM, broker and model start included)")
+print(f"ratio (reference / mgm):    {r / m:8.2f}x")
+print(f"same answer in both:        {same} of {len(ref)}")
+PY
