@@ -117,19 +117,26 @@ public final class EncodersStage implements AutoCloseable {
      * The stage runtime's settings for this stage, with the producer's {@code max.request.size} raised to the
      * largest {@code max.message.bytes} of the topics it writes (unless {@code kafka.producer.max.request.size}
      * is set): the client's 1 MiB default would refuse a dead letter that carries a large inline image, and a
-     * refused send fails the whole transaction.
+     * refused send fails the whole transaction. {@link #start} and {@link #runUntilStopped} apply this to
+     * whatever settings they are given, so callers may also pass {@code StageSettings.from(NAME, config)}.
      */
     public static StageSettings settings(Map<String, String> config) {
-        Map<String, String> c = new HashMap<>(config);
-        if (!c.containsKey("kafka.producer.max.request.size") && !c.containsKey("kafka.max.request.size")) {
-            TopicCatalogue topics = TopicCatalogue.fromConfig(config);
-            long largest = 0;
-            for (TopicRole role : List.of(TopicRole.VISUAL_TOKENS, TopicRole.VISUAL_TOKEN_CACHE, TopicRole.ANSWERS,
-                    TopicRole.DLQ_ENCODERS)) {
-                largest = Math.max(largest, Long.parseLong(topics.spec(role).config("max.message.bytes")));
-            }
-            c.put("kafka.producer.max.request.size", Long.toString(largest));
+        return fitted(StageSettings.from(NAME, config));
+    }
+
+    static StageSettings fitted(StageSettings settings) {
+        Map<String, String> c = new HashMap<>(settings.config());
+        if (c.containsKey("kafka.producer.max.request.size") || c.containsKey("kafka.max.request.size")) {
+            return settings;
         }
+        TopicCatalogue topics = TopicCatalogue.fromConfig(c);
+        long largest = 0;
+        for (TopicRole role : List.of(TopicRole.VISUAL_TOKENS, TopicRole.VISUAL_TOKEN_CACHE, TopicRole.ANSWERS,
+                TopicRole.DLQ_ENCODERS)) {
+            largest = Math.max(largest, Long.parseLong(topics.spec(role).config("max.message.bytes")));
+        }
+        c.put("kafka.producer.max.request.size", Long.toString(largest));
+        c.put(StageSettings.GROUP_ID.name(), settings.groupId());
         return StageSettings.from(NAME, c);
     }
 
@@ -280,13 +287,13 @@ public final class EncodersStage implements AutoCloseable {
 
     public Stage<String, ImageTask> start(StageSettings settings, MeterRegistry registry, StageListener listener) {
         startCache(settings);
-        return Stage.start(new Stage<>(definition, settings, registry, listener));
+        return Stage.start(new Stage<>(definition, fitted(settings), registry, listener));
     }
 
     /** Runs the stage on the calling thread until SIGTERM; returns the process exit code. */
     public int runUntilStopped(StageSettings settings, PrometheusMeterRegistry registry) {
         startCache(settings);
-        return StageRunner.runUntilStopped(definition, settings, registry);
+        return StageRunner.runUntilStopped(definition, fitted(settings), registry);
     }
 
     private void startCache(StageSettings settings) {

@@ -49,5 +49,13 @@ class EncodersConfigTest {
                 .hasMessageContaining("topics.visual-tokens.max.message.bytes");
         assertThat(EncodersStage.settings(Map.of("topics.dlq.encoders.max.message.bytes", "20000000")).config())
                 .containsEntry("kafka.producer.max.request.size", "20000000");
+        var given = dev.mgmstream.pipeline.stage.StageSettings.from(EncodersStage.NAME,
+                Map.of("stage.group.id", "enc-a", "stage.batch.max.size", "8"));
+        var fitted = EncodersStage.fitted(given);
+        assertThat(fitted.groupId()).isEqualTo("enc-a");
+        assertThat(fitted.batchMaxSize()).isEqualTo(8);
+        assertThat(fitted.config()).containsEntry("kafka.producer.max.request.size", "8388608");
+        var explicit = EncodersStage.settings(Map.of("kafka.producer.max.request.size", "2000000"));
+        assertThat(explicit.config()).containsEntry("kafka.producer.max.request.size", "2000000");
     }
 }
