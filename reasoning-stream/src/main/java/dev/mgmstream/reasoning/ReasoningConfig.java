@@ -27,6 +27,15 @@ public final class ReasoningConfig {
             "ONNX Runtime threads inside one operator; 0 is ONNX Runtime's default (one per core).");
     public static final ConfigKey ENGINE_INTER_THREADS = new ConfigKey("reasoning.engine.inter.op.threads", "0",
             "ONNX Runtime threads across operators; 0 is ONNX Runtime's default.");
+    public static final ConfigKey TRT_CACHE_DIR = new ConfigKey("reasoning.engine.trt.cache.dir", "",
+            "Where the tensorrt provider keeps built engines, so that a restart does not rebuild them; empty is "
+                    + "ONNX Runtime's default.");
+    public static final ConfigKey TRT_MIN_SHAPES = new ConfigKey("reasoning.engine.trt.profile.min.shapes", "",
+            "TensorRT shape profile (trt_profile_min_shapes) for the decoder's dynamic batch and length axes.");
+    public static final ConfigKey TRT_OPT_SHAPES = new ConfigKey("reasoning.engine.trt.profile.opt.shapes", "",
+            "TensorRT shape profile (trt_profile_opt_shapes).");
+    public static final ConfigKey TRT_MAX_SHAPES = new ConfigKey("reasoning.engine.trt.profile.max.shapes", "",
+            "TensorRT shape profile (trt_profile_max_shapes).");
     public static final ConfigKey SLOTS = new ConfigKey("reasoning.lm.slots", "32",
             "Sequences decoded together at most (rows of the KV cache). Tasks beyond it wait in the generator's "
                     + "queue and take slots as earlier answers finish.");
@@ -52,7 +61,8 @@ public final class ReasoningConfig {
                     + "(the encoders' encoders.tokens.store.uri). Other schemes need a reader given by the caller.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
-            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, SLOTS, BATCHING, ADMIT_MIN_FREE, MAX_NEW_TOKENS, TOP_K,
+            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,
+            SLOTS, BATCHING, ADMIT_MIN_FREE, MAX_NEW_TOKENS, TOP_K,
             GENERATE_OUTPUT, CLAIM_CHECK_ROOTS);
 
     /** See {@link #GENERATE_OUTPUT}. */
@@ -102,9 +112,21 @@ public final class ReasoningConfig {
         return dirs;
     }
 
+    /** The same engine choices as the encoders', under this stage's own keys. */
     public EngineOptions engine() {
+        Map<String, String> profiles = new HashMap<>();
+        putIfSet(profiles, "trt_profile_min_shapes", TRT_MIN_SHAPES);
+        putIfSet(profiles, "trt_profile_opt_shapes", TRT_OPT_SHAPES);
+        putIfSet(profiles, "trt_profile_max_shapes", TRT_MAX_SHAPES);
+        String cache = text(TRT_CACHE_DIR);
         return new EngineOptions(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE), (int) number(ENGINE_INTER_THREADS),
-                (int) number(ENGINE_INTRA_THREADS), null, Map.of());
+                (int) number(ENGINE_INTRA_THREADS), cache.isEmpty() ? null : cache, profiles);
+    }
+
+    private void putIfSet(Map<String, String> m, String option, ConfigKey key) {
+        if (!text(key).isEmpty()) {
+            m.put(option, text(key));
+        }
     }
 
     public BatchingOptions batching() {
