@@ -82,16 +82,33 @@ final class DemoCommand implements Callable<Integer> {
         run.timeout = timeout;
         BulkRun.Summary summary;
         String lakeTable;
+        try {
+            try {
+                summary = runDemo(config, work, folder, run, out, started);
+                lakeTable = LakeLocation.describe(config);
+            } finally {
+                deleteQuietly(work);
+            }
+            return report(out, tasks, summary, lakeTable, started);
+        } finally {
+            run.closed.countDown();
+        }
+    }
+
+    private BulkRun.Summary runDemo(Map<String, String> config, Path work, Path folder, RunCommand run,
+                                    PrintStream out, long started) throws Exception {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(config, work, List.of(folder), new SimpleMeterRegistry())) {
             out.printf("Pipeline up in %.1f s (Kafka at %s, schema registry at %s).%n",
                     (System.nanoTime() - started) / 1e9, pipeline.bootstrapServers(), pipeline.registryUrl());
-            out.println("Publishing " + folder.relativize(tasks) + " ...");
-            summary = run.bulk(pipeline.config(), System.err);
-            pipeline.awaitLake(Duration.ofSeconds(60));
-            lakeTable = LakeLocation.describe(pipeline.config());
-        } finally {
-            deleteQuietly(work);
+            out.println("Publishing " + run.input.getFileName() + " ...");
+            BulkRun.Summary summary = run.bulk(pipeline.config(), System.err);
+            pipeline.awaitLake(Duration.ofSeconds(summary.missing().isEmpty() ? 60 : 5));
+            return summary;
         }
+    }
+
+    private int report(PrintStream out, Path tasks, BulkRun.Summary summary, String lakeTable, long started)
+            throws IOException {
         out.println();
         int[] correct = printTable(out, TaskFile.read(tasks), output);
         out.println();

@@ -79,8 +79,20 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     ConfigOptions options;
 
+    /** Counted down once everything is closed; Ctrl-C waits for it so the summary and the close happen. */
+    final CountDownLatch closed = new CountDownLatch(1);
+    private volatile boolean interrupted;
+
     @Override
     public Integer call() throws Exception {
+        try {
+            return execute();
+        } finally {
+            closed.countDown();
+        }
+    }
+
+    private Integer execute() throws Exception {
         if (!Files.isRegularFile(input)) {
             System.err.println("mgm run: no task file " + input.toAbsolutePath());
             return 3;
@@ -102,7 +114,7 @@ final class RunCommand implements Callable<Integer> {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, List.of(folder),
                 new SimpleMeterRegistry())) {
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);
-            if (!pipeline.awaitLake(Duration.ofSeconds(60))) {
+            if (!pipeline.awaitLake(Duration.ofSeconds(interrupted ? 5 : 60))) {
                 System.err.println("mgm run: the lake sink had not caught up after 60 s; it resumes where it was on the next run");
             }
             System.err.println("Lake table: " + LakeLocation.describe(pipeline.config()));
@@ -118,9 +130,11 @@ final class RunCommand implements Callable<Integer> {
         BulkRun run = new BulkRun(config, progress);
         CountDownLatch finished = new CountDownLatch(1);
         Thread onInterrupt = new Thread(() -> {
+            interrupted = true;
             run.stop();
             try {
                 finished.await();
+                closed.await(30, java.util.concurrent.TimeUnit.SECONDS);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }
