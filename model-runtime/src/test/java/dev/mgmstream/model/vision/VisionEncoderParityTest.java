@@ -98,4 +98,30 @@ class VisionEncoderParityTest {
         System.out.printf("visual tokens: max abs diff vs Python over %d scenes = %.3g%n", all.size(), worst);
         assertThat(all).hasSizeGreaterThanOrEqualTo(16);
     }
+
+    /** Two worker threads on one encoder: each gets its own predictors, and both get the right tokens. */
+    @Test
+    void workerThreadsShareTheGraphsButNotThePredictors() throws Exception {
+        List<PixelViews> views = new ArrayList<>();
+        List<float[]> want = new ArrayList<>();
+        for (GoldenScenes.Scene s : golden.scenes().subList(0, 4)) {
+            views.add(views(s));
+            want.add(golden.tensor(s, "visual_tokens"));
+        }
+        java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try {
+            List<java.util.concurrent.Future<VisionEncoder.Encoded>> runs = new ArrayList<>();
+            for (int t = 0; t < 2; t++) {
+                runs.add(pool.submit(() -> encoder.encode(views)));
+            }
+            for (java.util.concurrent.Future<VisionEncoder.Encoded> run : runs) {
+                VisionEncoder.Encoded out = run.get();
+                for (int i = 0; i < views.size(); i++) {
+                    assertThat(GoldenScenes.maxAbsDiff(out.tokens().get(i), want.get(i))).isLessThan(TOKENS_TOL);
+                }
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
 }
