@@ -34,6 +34,12 @@ final class ConfigOptions {
             flags.put(LayeredConfig.CONFIG_FILE, file.toString());
         }
         flags.putAll(overrides);
-        return LayeredConfig.resolve(List.of(), flags);
+        Map<String, String> resolved = new LinkedHashMap<>(LayeredConfig.resolve(List.of(), flags));
+        // There is no generation stage yet: unless told otherwise, the reasoning stage itself answers a
+        // generate task (status ok, generation_prompt set), so that every task ends with one result.
+        if (System.getenv("MGM_REASONING_GENERATE_OUTPUT") == null) {
+            resolved.putIfAbsent("reasoning.generate.output", "answer");
+        }
+        return resolved;
     }
 }
