@@ -32,6 +32,27 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
         trtProfiles = trtProfiles == null ? Map.of() : Map.copyOf(trtProfiles);
     }
 
+    /**
+     * From configuration text, where an empty string means "not set": the engine cache folder and the
+     * TensorRT shape profiles ({@code name:1x3x96x96,...}) are optional.
+     */
+    public static EngineOptions fromSettings(String provider, int deviceId, int interOpThreads, int intraOpThreads,
+                                             String trtCacheDir, String minShapes, String optShapes,
+                                             String maxShapes) {
+        Map<String, String> profiles = new HashMap<>();
+        if (!minShapes.isEmpty()) {
+            profiles.put("trt_profile_min_shapes", minShapes);
+        }
+        if (!optShapes.isEmpty()) {
+            profiles.put("trt_profile_opt_shapes", optShapes);
+        }
+        if (!maxShapes.isEmpty()) {
+            profiles.put("trt_profile_max_shapes", maxShapes);
+        }
+        return new EngineOptions(provider, deviceId, interOpThreads, intraOpThreads,
+                trtCacheDir.isEmpty() ? null : trtCacheDir, profiles);
+    }
+
     public static EngineOptions cpu(int intraOpThreads) {
         return new EngineOptions("cpu", 0, 1, intraOpThreads, null, Map.of());
     }

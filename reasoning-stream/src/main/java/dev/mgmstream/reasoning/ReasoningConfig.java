@@ -114,19 +114,9 @@ public final class ReasoningConfig {
 
     /** The same engine choices as the encoders', under this stage's own keys. */
     public EngineOptions engine() {
-        Map<String, String> profiles = new HashMap<>();
-        putIfSet(profiles, "trt_profile_min_shapes", TRT_MIN_SHAPES);
-        putIfSet(profiles, "trt_profile_opt_shapes", TRT_OPT_SHAPES);
-        putIfSet(profiles, "trt_profile_max_shapes", TRT_MAX_SHAPES);
-        String cache = text(TRT_CACHE_DIR);
-        return new EngineOptions(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE), (int) number(ENGINE_INTER_THREADS),
-                (int) number(ENGINE_INTRA_THREADS), cache.isEmpty() ? null : cache, profiles);
-    }
-
-    private void putIfSet(Map<String, String> m, String option, ConfigKey key) {
-        if (!text(key).isEmpty()) {
-            m.put(option, text(key));
-        }
+        return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
+                (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), text(TRT_CACHE_DIR),
+                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES));
     }
 
     public BatchingOptions batching() {
