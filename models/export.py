@@ -25,7 +25,7 @@ from mgm.tokenizer import chat_prompt  # noqa: E402
 OPSET = 14
 GOLDEN_SEED = 4242
 GOLDEN_SCENES = 16
-GOLDEN_FULL_HR = 2  # scenes whose pixel inputs and HR feature maps are stored whole (they are large)
+GOLDEN_FULL_HR = 1  # scenes whose pixel inputs and HR feature maps are stored whole (they are large)
 
 
 class DecoderExport(nn.Module):
@@ -166,6 +166,18 @@ def write_bin(path: str, t: torch.Tensor) -> dict:
 
 
 @torch.no_grad()
+def save_half(loaded: Loaded, path: str) -> None:
+    """Rounds the weights to fp16 in place and stores them so: the checkpoint is half the size (the
+    models' history in git has a budget), and the ONNX graphs exported next hold exactly these values."""
+    state = loaded.model.state_dict()
+    for v in state.values():
+        if v.is_floating_point():
+            v.copy_(v.half().float())
+    torch.save({"config": loaded.cfg.to_dict(),
+                "state": {k: v.half() if v.is_floating_point() else v for k, v in state.items()}}, path)
+
+
+@torch.no_grad()
 def golden(loaded: Loaded, out: str) -> None:
     """Inputs and every component's outputs for a set of scenes, and the greedy answers."""
     gdir = os.path.join(out, "golden")
@@ -220,6 +232,8 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--model-id", default=None)
     ap.add_argument("--golden", action="store_true")
+    ap.add_argument("--pytorch-only", action="store_true",
+                    help="checkpoint and tokenizer only (the ablation: evaluated in PyTorch, not served)")
     a = ap.parse_args()
     tok_path = a.tokenizer or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.checkpoint))),
                                            "tokenizer.json")
@@ -228,8 +242,11 @@ def main():
     for f in os.listdir(a.out):
         if f.endswith(".onnx"):
             os.remove(os.path.join(a.out, f))
-    shutil.copy(a.checkpoint, os.path.join(a.out, "pytorch", "model.pt"))
+    save_half(loaded, os.path.join(a.out, "pytorch", "model.pt"))
     shutil.copy(tok_path, os.path.join(a.out, "tokenizer.json"))
+    if a.pytorch_only:
+        print(f"exported the PyTorch checkpoint to {a.out}")
+        return
     export_all(loaded, a.out)
     model_id = a.model_id or os.path.basename(os.path.normpath(a.out))
     with open(os.path.join(a.out, "model.json"), "w") as f:

@@ -1,0 +1,120 @@
+package dev.mgmstream.model.diffusion;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mgmstream.model.EngineOptions;
+import java.awt.image.BufferedImage;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import javax.imageio.ImageIO;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/**
+ * The Java generator against the Python reference sampler's golden images (models/export_gen.py
+ * --golden): same prompt, seed, steps and guidance give the same pixels within 2/255, one by one and
+ * batched. The model folder is {@code mgm.gen.model.dir}, by default models/mgm-gen-tiny.
+ */
+class TextToImageParityTest {
+
+    static Path dir;
+    static JsonNode golden;
+    static TextToImage generator;
+
+    @BeforeAll
+    static void load() throws Exception {
+        dir = Path.of(System.getProperty("mgm.gen.model.dir",
+                System.getProperty("mgm.models.dir", "../models") + "/mgm-gen-tiny")).toAbsolutePath().normalize();
+        assumeTrue(Files.isRegularFile(dir.resolve("golden/golden.json")),
+                "no exported generator with golden samples at " + dir);
+        golden = new ObjectMapper().readTree(dir.resolve("golden/golden.json").toFile());
+        generator = TextToImage.load(GeneratorManifest.load(dir), EngineOptions.CPU);
+    }
+
+    @AfterAll
+    static void close() {
+        if (generator != null) {
+            generator.close();
+        }
+    }
+
+    private List<TextToImage.Request> requests() {
+        List<TextToImage.Request> out = new ArrayList<>();
+        for (JsonNode s : golden.get("samples")) {
+            out.add(new TextToImage.Request(s.get("prompt").asText(), golden.get("negative_prompt").asText(),
+                    s.get("seed").asLong(), golden.get("steps").asInt(), golden.get("guidance").asDouble()));
+        }
+        return out;
+    }
+
+    private static int maxDiff(TextToImage.Image img, Path png) throws Exception {
+        BufferedImage ref = ImageIO.read(png.toFile());
+        assertEquals(ref.getWidth(), img.width());
+        assertEquals(ref.getHeight(), img.height());
+        int max = 0;
+        for (int y = 0; y < img.height(); y++) {
+            for (int x = 0; x < img.width(); x++) {
+                int rgb = ref.getRGB(x, y);
+                int k = (y * img.width() + x) * 3;
+                max = Math.max(max, Math.abs(((rgb >> 16) & 0xFF) - (img.rgb()[k] & 0xFF)));
+                max = Math.max(max, Math.abs(((rgb >> 8) & 0xFF) - (img.rgb()[k + 1] & 0xFF)));
+                max = Math.max(max, Math.abs((rgb & 0xFF) - (img.rgb()[k + 2] & 0xFF)));
+            }
+        }
+        return max;
+    }
+
+    @Test
+    void noiseMatchesTheReference() {
+        for (JsonNode s : golden.get("samples")) {
+            JsonNode head = s.get("noise_head");
+            float[] mine = GaussianNoise.normal(s.get("seed").asLong(), head.size());
+            float[] ref = new float[head.size()];
+            for (int i = 0; i < ref.length; i++) {
+                ref[i] = (float) head.get(i).asDouble();
+            }
+            assertArrayEquals(ref, mine, 1e-6f);
+        }
+    }
+
+    @Test
+    void oneByOneEqualsThePythonSampler() throws Exception {
+        List<TextToImage.Request> rs = requests();
+        for (int i = 0; i < rs.size(); i++) {
+            TextToImage.Image img = generator.generate(List.of(rs.get(i))).get(0);
+            int d = maxDiff(img, dir.resolve("golden").resolve(golden.get("samples").get(i).get("image").asText()));
+            assertTrue(d <= 2, "sample " + i + ": max pixel difference " + d + "/255");
+        }
+    }
+
+    @Test
+    void batchedEqualsThePythonSampler() throws Exception {
+        List<TextToImage.Request> rs = requests();
+        List<TextToImage.Image> imgs = generator.generate(rs);
+        for (int i = 0; i < rs.size(); i++) {
+            int d = maxDiff(imgs.get(i), dir.resolve("golden").resolve(golden.get("samples").get(i).get("image").asText()));
+            assertTrue(d <= 2, "sample " + i + " in a batch of " + rs.size() + ": max pixel difference " + d + "/255");
+        }
+    }
+
+    @Test
+    void refusesPromptsItCannotTake() {
+        assertThrows(IllegalArgumentException.class,
+                () -> generator.validate(new TextToImage.Request("", "", 1, 20, 5)));
+        assertThrows(IllegalArgumentException.class,
+                () -> generator.validate(new TextToImage.Request("a red circle", "", 1, 0, 5)));
+        String longPrompt = "a small red circle at the top left, ".repeat(20);
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> generator.validate(new TextToImage.Request(longPrompt, "", 1, 20, 5)));
+        assertTrue(e.getMessage().contains("at most"), e.getMessage());
+    }
+}
