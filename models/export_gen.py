@@ -2,6 +2,8 @@
 """Exports mgm-gen-tiny to ONNX with SDXL's split, its manifest, tokenizer and golden samples.
 
 Usage: models/py models/export_gen.py --checkpoint models/work-gen/model.pt --out models/mgm-gen-tiny [--golden]
+       models/py models/export_gen.py --random-fixture --golden \
+           --out model-runtime/src/test/resources/generator-fixture   (the Java tests' small random model)
 
 Graphs (dynamic batch axes): text_encoder.onnx (input_ids -> hidden_states), text_encoder_2.onnx
 (input_ids -> hidden_states, text_embeds), unet.onnx (sample, timestep, encoder_hidden_states,
@@ -25,7 +27,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mgm import world  # noqa: E402
 from mgm.diffusion import GenConfig, TinyGen  # noqa: E402
 from mgm.gen_sampler import euler_schedule, normal_noise, sample, time_ids  # noqa: E402
-from mgm.tokenizer import Tokenizer  # noqa: E402
+from mgm.tokenizer import Tokenizer, build_vocab  # noqa: E402
 from train_gen import encode_text, shape_scenes  # noqa: E402
 
 OPSET = 14
@@ -132,21 +134,35 @@ def golden(m: TinyGen, cfg: GenConfig, tok: Tokenizer, out: str, count: int = 4)
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True)
+    ap.add_argument("--checkpoint", help="a trained model.pt (from train_gen.py)")
+    ap.add_argument("--random-fixture", action="store_true",
+                    help="instead of a checkpoint, a very small random model: a test fixture for the Java side's "
+                         "plumbing and parity tests, not a generator")
     ap.add_argument("--out", required=True)
     ap.add_argument("--golden", action="store_true")
     a = ap.parse_args()
-    m, cfg = load(a.checkpoint)
-    tok = Tokenizer.load(os.path.join(os.path.dirname(os.path.abspath(a.checkpoint)), "tokenizer.json"))
-    os.makedirs(os.path.join(a.out, "pytorch"), exist_ok=True)
+    if a.random_fixture:
+        tok = Tokenizer(build_vocab())
+        cfg = GenConfig(vocab_size=len(tok), unet_dims=(16, 32), vae_dims=(8, 16, 16), te1_dim=16, te2_dim=16,
+                        time_dim=32, time_id_dim=8, scaling_factor=0.5)
+        torch.manual_seed(0)
+        m = TinyGen(cfg, tok.id("<eos>")).eval()
+    elif a.checkpoint:
+        m, cfg = load(a.checkpoint)
+        tok = Tokenizer.load(os.path.join(os.path.dirname(os.path.abspath(a.checkpoint)), "tokenizer.json"))
+    else:
+        ap.error("give --checkpoint or --random-fixture")
     state = m.state_dict()
     for v in state.values():          # fp16-representable weights: half the checkpoint, same graphs
         if v.is_floating_point():
             v.copy_(v.half().float())
-    torch.save({"config": cfg.to_dict(), "eos_id": m.text_encoder_2.eos_id,
-                "state": {k: v.half() if v.is_floating_point() else v for k, v in state.items()
-                          if not k.startswith("vae_encoder.")}},
-               os.path.join(a.out, "pytorch", "model.pt"))
+    os.makedirs(a.out, exist_ok=True)
+    if not a.random_fixture:
+        os.makedirs(os.path.join(a.out, "pytorch"), exist_ok=True)
+        torch.save({"config": cfg.to_dict(), "eos_id": m.text_encoder_2.eos_id,
+                    "state": {k: v.half() if v.is_floating_point() else v for k, v in state.items()
+                              if not k.startswith("vae_encoder.")}},
+                   os.path.join(a.out, "pytorch", "model.pt"))
     tok.save(os.path.join(a.out, "tokenizer.json"))
     export_graphs(m, cfg, a.out)
     model_id = os.path.basename(os.path.normpath(a.out))
