@@ -5,6 +5,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.pipeline.config.LayeredConfig;
 import picocli.CommandLine.Option;
 
@@ -35,11 +36,16 @@ final class ConfigOptions {
         }
         flags.putAll(overrides);
         Map<String, String> resolved = new LinkedHashMap<>(LayeredConfig.resolve(List.of(), flags));
-        // There is no generation stage yet: unless told otherwise, the reasoning stage itself answers a
-        // generate task (status ok, generation_prompt set), so that every task ends with one result.
-        if (System.getenv("MGM_REASONING_GENERATE_OUTPUT") == null) {
+        // Without a generator there is no generation stage: unless told otherwise, the reasoning stage
+        // itself answers a generate task (status ok, generation_prompt set), so every task ends with one result.
+        if (System.getenv("MGM_REASONING_GENERATE_OUTPUT") == null && !generatorPresent(resolved)) {
             resolved.putIfAbsent("reasoning.generate.output", "answer");
         }
         return resolved;
+    }
+
+    /** Whether generation.model.dir (by default the bundled models/mgm-gen-tiny) holds a generator. */
+    static boolean generatorPresent(Map<String, String> config) {
+        return GenerationStage.modelPresent(Keys.withBundledModel(config));
     }
 }

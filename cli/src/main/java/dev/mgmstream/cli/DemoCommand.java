@@ -33,7 +33,8 @@ import picocli.CommandLine.Option;
                 "synthetic world and two ordinary pictures) as caption, VQA and generation tasks, shows",
                 "progress, prints a table of the answers (with the expected answer for synthetic scenes),",
                 "and writes results.jsonl and the lake table. Generation tasks end with the prompt the model",
-                "wrote for the image generator (the generation stage does not exist yet)."},
+                "wrote for the image generator and, when a generator is bundled (models/mgm-gen-tiny), the",
+                "generated image under generated-images/."},
         footer = {"", "Example:", "  ./mgm demo", "  ./mgm demo --output /tmp/demo/results.jsonl --lake /tmp/demo/lake"})
 final class DemoCommand implements Callable<Integer> {
 

@@ -17,6 +17,7 @@ import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
@@ -101,6 +102,8 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
         c.put("encoders.model.dir", Home.model().toString());
         c.put("reasoning.model.dirs", Home.model().toString());
+        c.put("generation.model.dir", Home.generator().toString());
+        c.put("generation.images.dir", Path.of("generated-images").toAbsolutePath().toString());
         c.put("encoders.tokens.store.uri", store.toString());
         c.put("reasoning.claim.check.roots", store.toString());
         c.put("encoders.source.file.roots", String.join(",", fileRoots.stream().map(Path::toString).toList()));
@@ -149,6 +152,11 @@ final class EmbeddedPipeline implements AutoCloseable {
         stages.add(reasoning);
         Stage<?, ?> reasoningRun = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
         stages.add(0, reasoningRun);
+        if (GenerationStage.modelPresent(config)) {
+            GenerationStage generation = GenerationStage.open(config, client, meters);
+            stages.add(generation);
+            stages.add(0, generation.start(StageSettings.from(GenerationStage.NAME, config), meters));
+        }
         sink = SinkStage.start(config, meters);
         stages.add(0, sink);
     }

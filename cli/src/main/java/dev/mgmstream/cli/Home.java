@@ -19,6 +19,11 @@ final class Home {
         return dir().resolve("models/mgm-tiny");
     }
 
+    /** The bundled generator (generation stage); when it is absent, reasoning answers generate tasks itself. */
+    static Path generator() {
+        return dir().resolve("models/mgm-gen-tiny");
+    }
+
     static Path samples() {
         return dir().resolve("samples");
     }

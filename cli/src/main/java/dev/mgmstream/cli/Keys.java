@@ -28,6 +28,10 @@ final class Keys {
                 c.put(key, Home.model().toString());
             }
         }
+        String g = c.get("generation.model.dir");
+        if (g == null || ("models/mgm-gen-tiny".equals(g) && !Files.isDirectory(Path.of(g)))) {
+            c.put("generation.model.dir", Home.generator().toString());
+        }
         return c;
     }
 

@@ -100,6 +100,11 @@ final class RunCommand implements Callable<Integer> {
         Map<String, String> overrides = new HashMap<>();
         if (target.embedded) {
             overrides.put("lake.warehouse", lake.toAbsolutePath().toString());
+            if (!options.values.containsKey("generation.images.dir")) {
+                // generated images land beside the results that name them
+                overrides.put("generation.images.dir",
+                        output.toAbsolutePath().getParent().resolve("generated-images").toString());
+            }
         } else {
             overrides.put("bootstrap.servers", target.bootstrapServers);
             overrides.put("schema.registry.url", schemaRegistry);
@@ -110,7 +115,8 @@ final class RunCommand implements Callable<Integer> {
         }
         Path work = Files.createTempDirectory("mgm-run-");
         Path folder = input.toAbsolutePath().getParent();
-        System.err.println("Starting the embedded pipeline (broker, schema registry, encoders, reasoning, sink)...");
+        System.err.println("Starting the embedded pipeline (broker, schema registry, encoders, reasoning, "
+                + (ConfigOptions.generatorPresent(config) ? "generation, " : "") + "sink)...");
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, List.of(folder),
                 new SimpleMeterRegistry())) {
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);

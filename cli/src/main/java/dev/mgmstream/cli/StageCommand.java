@@ -15,6 +15,7 @@ import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.metrics.MetricsServer;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
@@ -28,15 +29,16 @@ import picocli.CommandLine.Parameters;
 /** {@code mgm stage}: one stage (or all) as a process of its own. */
 @Command(name = "stage", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Runs one stage (encoders, reasoning, sink, or all) as a process of its own.",
+                "Runs one stage (encoders, reasoning, generation, sink, or all) as a process of its own.",
                 "",
                 "The production shape: encoders (images to visual tokens),",
-                "reasoning (visual tokens to answers and generation prompts), sink (answers to the lake table),",
-                "or all three in one process. Any number of copies of a stage form one consumer group and share",
+                "reasoning (visual tokens to answers and generation prompts), generation (prompts to images;",
+                "only with a generator in generation.model.dir), sink (answers to the lake table), or all of",
+                "them in one process. Any number of copies of a stage form one consumer group and share",
                 "the work; each copy needs its own instance id (--instance, default host-pid), which names its",
                 "transactional id: a copy restarted with the same id fences its dead predecessor at once.",
                 "SIGTERM (Ctrl-C) finishes or abandons the batch in flight consistently, then exits.",
-                "The generation stage does not exist yet."},
+                "Without a generator, reasoning answers generate tasks itself (reasoning.generate.output=answer)."},
         footer = {"", "Examples:",
                 "  ./mgm stage encoders --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081",
                 "  ./mgm stage reasoning --bootstrap-servers localhost:9092 --instance r1 --set reasoning.lm.slots=16",
@@ -45,7 +47,7 @@ final class StageCommand implements Callable<Integer> {
 
     enum Which { encoders, reasoning, generation, sink, all }
 
-    @Parameters(index = "0", paramLabel = "STAGE", description = "encoders, reasoning, sink or all.")
+    @Parameters(index = "0", paramLabel = "STAGE", description = "encoders, reasoning, generation, sink or all.")
     Which which;
 
     @Mixin
@@ -60,11 +62,6 @@ final class StageCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (which == Which.generation) {
-            System.err.println("mgm stage generation: the generation stage is not available yet; generate tasks end "
-                    + "with the reasoning stage's answer, which carries the generation prompt.");
-            return 2;
-        }
         Map<String, String> config = new HashMap<>(options.resolve(connection.flags()));
         if (instance != null) {
             config.put("stage.instance.id", instance);
@@ -83,6 +80,18 @@ final class StageCommand implements Callable<Integer> {
                 try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
                      ReasoningStage stage = ReasoningStage.open(config, registry, meters)) {
                     return stage.runUntilStopped(StageSettings.from(ReasoningStage.NAME, config), meters);
+                }
+            }
+            case generation -> {
+                if (!GenerationStage.modelPresent(config)) {
+                    System.err.println("mgm stage generation: no generator at " + config.get("generation.model.dir")
+                            + " (set generation.model.dir to an export with a model.json of format "
+                            + "mgm-stream/generator@1)");
+                    return 2;
+                }
+                try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+                     GenerationStage stage = GenerationStage.open(config, registry, meters)) {
+                    return stage.runUntilStopped(StageSettings.from(GenerationStage.NAME, config), meters);
                 }
             }
             case sink -> {
@@ -139,11 +148,20 @@ final class StageCommand implements Callable<Integer> {
             open.add(reasoning);
             Stage<?, ?> r = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
             open.add(0, r);
+            Stage<?, ?> g = null;
+            if (GenerationStage.modelPresent(config)) {
+                GenerationStage generation = GenerationStage.open(config, registry, meters);
+                open.add(generation);
+                g = generation.start(StageSettings.from(GenerationStage.NAME, config), meters);
+                open.add(0, g);
+            }
             SinkStage sink = SinkStage.start(config, meters);
             open.add(0, sink);
-            System.err.println("Stages encoders, reasoning and sink running; lake table " + LakeLocation.describe(config));
+            System.err.println("Stages encoders, reasoning, " + (g != null ? "generation, " : "")
+                    + "and sink running; lake table " + LakeLocation.describe(config));
             while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
-                if (e.failure().isPresent() || r.failure().isPresent() || sink.failure().isPresent()) {
+                if (e.failure().isPresent() || r.failure().isPresent() || sink.failure().isPresent()
+                        || (g != null && g.failure().isPresent())) {
                     System.err.println("mgm stage all: a stage failed; stopping the others");
                     code = 1;
                     break;
