@@ -163,6 +163,10 @@ final class DemoCommand implements Callable<Integer> {
                 lines = new java.util.ArrayList<>(lines.subList(0, 3));
                 lines.set(2, clip(lines.get(2) + " ...", 44));
             }
+            if (r != null && !r.path("generated_image").asText().isEmpty()) {
+                String uri = r.path("generated_image").asText();
+                lines.add(clip("image: generated-images/" + uri.substring(uri.lastIndexOf('/') + 1), 44));
+            }
             out.printf(format, clip(Path.of(t.image()).getFileName().toString(), 20), TaskFile.kindName(t.kind()),
                     clip(t.prompt(), 42), lines.get(0), mark);
             for (String more : lines.subList(1, lines.size())) {

@@ -65,10 +65,11 @@ class MgmTest {
     }
 
     @Test
-    void theGenerationStageSaysItDoesNotExistYet() {
-        Object[] r = mgm("stage", "generation", "--bootstrap-servers", "localhost:1");
-        assertThat(r[0]).isEqualTo(2);
-        assertThat((String) r[2]).contains("not available yet");
+    void theGenerationStageNamesTheMissingGenerator() {
+        Object[] r = mgm("stage", "generation", "--bootstrap-servers", "localhost:1",
+                "--set", "generation.model.dir=/no/such/generator");
+        assertThat((int) r[0]).isEqualTo(2);
+        assertThat((String) r[2]).contains("no generator at /no/such/generator");
     }
 
     @Test
