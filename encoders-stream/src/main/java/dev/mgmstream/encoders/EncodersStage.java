@@ -15,6 +15,7 @@ import dev.mgmstream.model.vision.ImageDecoder;
 import dev.mgmstream.model.vision.VisionEncoder;
 import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.config.LayeredConfig;
+import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageDefinition;
@@ -208,7 +209,7 @@ public final class EncodersStage implements AutoCloseable {
                     .setInput(List.of(topics.name(TopicRole.IMAGE_TASKS)), new StringDeserializer(), tasks.deserializer())
                     .setBatchFunction(batch)
                     .setDeadLetterTopic(topics.name(TopicRole.DLQ_ENCODERS))
-                    .optDeadLetterEncoder(Rejections.deadLetters(rejections.serializer()))
+                    .optDeadLetterEncoder(DeadLetterEncoder.avro(rejections.serializer(), true))
                     .optRejectionHook(Rejections.answers(new OutputTopic<>(topics.name(TopicRole.ANSWERS), keys,
                             answers.serializer()), NAME))
                     .build();

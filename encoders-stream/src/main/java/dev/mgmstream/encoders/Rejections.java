@@ -1,7 +1,6 @@
 package dev.mgmstream.encoders;
 
 import dev.mgmstream.model.vision.ImageRejectedException;
-import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
@@ -10,11 +9,9 @@ import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.Rejection;
-import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
-import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * What a rejected task leaves behind: a typed {@code Rejection} in the stage's dead-letter topic (with the
@@ -57,21 +54,5 @@ final class Rejections {
         String simple = errorClass.substring(errorClass.lastIndexOf('.') + 1);
         return "the " + stage + " stage could not process the task (" + simple + (message == null ? "" : ": " + message)
                 + ")";
-    }
-
-    static DeadLetterEncoder deadLetters(Serializer<Rejection> serializer) {
-        return (topic, r) -> serializer.serialize(topic, Rejection.newBuilder()
-                .setSourceTopic(r.sourceTopic())
-                .setPartition(r.partition())
-                .setOffset(r.offset())
-                .setKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
-                .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
-                .setErrorClass(r.errorClass())
-                .setErrorMessage(r.errorMessage())
-                .setStage(r.stage())
-                .setTime(r.time())
-                .setAttempt(r.attempt())
-                .setTaskId(r.key() == null ? null : new String(r.key(), StandardCharsets.UTF_8))
-                .build());
     }
 }

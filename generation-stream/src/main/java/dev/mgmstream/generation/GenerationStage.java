@@ -32,7 +32,6 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -117,7 +116,7 @@ public final class GenerationStage implements AutoCloseable {
                         requests.deserializer())
                 .setBatchFunction(batch)
                 .setDeadLetterTopic(topics.name(TopicRole.DLQ_GENERATION))
-                .optDeadLetterEncoder(deadLetters(rejections.serializer()))
+                .optDeadLetterEncoder(DeadLetterEncoder.avro(rejections.serializer(), true))
                 .optRejectionHook(rejectedAnswers(answerTopic, metrics))
                 .build();
         log.info("Generation stage ready: {} ({}x{} px) on {}, images into {}", generator.modelId(),
@@ -143,21 +142,6 @@ public final class GenerationStage implements AutoCloseable {
                             .setLatencies(GenerationBatch.latencies(in, System.currentTimeMillis()))
                             .build()));
         };
-    }
-
-    static DeadLetterEncoder deadLetters(org.apache.kafka.common.serialization.Serializer<Rejection> serializer) {
-        return (topic, r) -> serializer.serialize(topic, Rejection.newBuilder()
-                .setSourceTopic(r.sourceTopic())
-                .setPartition(r.partition())
-                .setOffset(r.offset())
-                .setKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
-                .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
-                .setErrorClass(r.errorClass())
-                .setErrorMessage(r.errorMessage())
-                .setStage(r.stage())
-                .setTime(r.time())
-                .setAttempt(r.attempt())
-                .build());
     }
 
     public StageDefinition<String, GenerationRequest> definition() {

@@ -1,6 +1,5 @@
 package dev.mgmstream.reasoning;
 
-import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
@@ -10,11 +9,8 @@ import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.avro.Rejection;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
-import java.nio.ByteBuffer;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
-import org.apache.kafka.common.serialization.Serializer;
 
 /**
  * What a rejected VisualTokens record leaves behind: a typed {@code Rejection} in {@code dlq.reasoning}
@@ -54,20 +50,5 @@ final class ReasoningRejections {
         String simple = errorClass.substring(errorClass.lastIndexOf('.') + 1);
         return "the reasoning stage could not process the task (" + simple + (message == null ? "" : ": " + message)
                 + ")";
-    }
-
-    static DeadLetterEncoder deadLetters(Serializer<Rejection> serializer) {
-        return (topic, r) -> serializer.serialize(topic, Rejection.newBuilder()
-                .setSourceTopic(r.sourceTopic())
-                .setPartition(r.partition())
-                .setOffset(r.offset())
-                .setKey(r.key() == null ? null : ByteBuffer.wrap(r.key()))
-                .setValue(r.value() == null ? null : ByteBuffer.wrap(r.value()))
-                .setErrorClass(r.errorClass())
-                .setErrorMessage(r.errorMessage())
-                .setStage(r.stage())
-                .setTime(r.time())
-                .setAttempt(r.attempt())
-                .build());
     }
 }

@@ -2,6 +2,7 @@ package dev.mgmstream.reasoning;
 
 import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.config.LayeredConfig;
+import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageDefinition;
@@ -117,7 +118,7 @@ public final class ReasoningStage implements AutoCloseable {
                 .setInput(List.of(topics.name(TopicRole.VISUAL_TOKENS)), new StringDeserializer(), tokens.deserializer())
                 .setBatchFunction(batch)
                 .setDeadLetterTopic(topics.name(TopicRole.DLQ_REASONING))
-                .optDeadLetterEncoder(ReasoningRejections.deadLetters(rejections.serializer()))
+                .optDeadLetterEncoder(DeadLetterEncoder.avro(rejections.serializer(), false))
                 .optRejectionHook(ReasoningRejections.answers(answerTopic, metrics))
                 .build();
         log.info("Reasoning stage ready: models {} on {}, {} batching over {} slots, generate tasks -> {}",
