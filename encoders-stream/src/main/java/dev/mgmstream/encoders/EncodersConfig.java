@@ -5,10 +5,8 @@ import dev.mgmstream.encoders.source.S3Clients;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.vision.DecodeLimits;
 import dev.mgmstream.pipeline.config.ConfigKey;
+import dev.mgmstream.pipeline.config.KeyedConfig;
 import java.nio.file.Path;
-import java.time.Duration;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -16,7 +14,7 @@ import java.util.Map;
  * The encoders stage's own configuration keys (the stage runtime's, the topic catalogue's and the registry
  * client's come on top), each documented in docs/configuration.md, and typed views of them.
  */
-public final class EncodersConfig {
+public final class EncodersConfig extends KeyedConfig {
 
     public static final ConfigKey MODEL_DIR = new ConfigKey("encoders.model.dir", "models/mgm-tiny",
             "Folder of the exported model (model.json and the ONNX graphs it names).");
@@ -102,45 +100,8 @@ public final class EncodersConfig {
             S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TIMEOUT, CACHE_ENABLED, CACHE_MAX_ENTRIES,
             CACHE_STARTUP_WAIT);
 
-    private final Map<String, String> values;
-
     public EncodersConfig(Map<String, String> config) {
-        Map<String, String> v = new HashMap<>();
-        KEYS.forEach(k -> v.put(k.name(), k.defaultValue()));
-        config.forEach((k, val) -> {
-            if (val != null) {
-                v.put(k, val);
-            }
-        });
-        this.values = Map.copyOf(v);
-    }
-
-    public String text(ConfigKey key) {
-        return values.get(key.name()).trim();
-    }
-
-    public long number(ConfigKey key) {
-        try {
-            return Long.parseLong(text(key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + text(key) + "'", e);
-        }
-    }
-
-    public boolean flag(ConfigKey key) {
-        String t = text(key);
-        if (!t.equalsIgnoreCase("true") && !t.equalsIgnoreCase("false")) {
-            throw new IllegalArgumentException(key.name() + " must be true or false, was '" + t + "'");
-        }
-        return Boolean.parseBoolean(t);
-    }
-
-    public List<String> list(ConfigKey key) {
-        return Arrays.stream(text(key).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
-    }
-
-    public Duration millis(ConfigKey key) {
-        return Duration.ofMillis(number(key));
+        super(KEYS, config);
     }
 
     public Path modelDir() {
@@ -165,10 +126,5 @@ public final class EncodersConfig {
     public S3Clients.Settings s3() {
         return new S3Clients.Settings(text(S3_ENDPOINT), text(S3_REGION), flag(S3_PATH_STYLE), text(S3_ACCESS_KEY),
                 text(S3_SECRET_KEY), millis(S3_TIMEOUT));
-    }
-
-    /** The configuration as given, for the parts of the stage configured elsewhere (catalogue, registry, Kafka). */
-    public Map<String, String> all() {
-        return values;
     }
 }

@@ -2,8 +2,8 @@ package dev.mgmstream.generation;
 
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.pipeline.config.ConfigKey;
+import dev.mgmstream.pipeline.config.KeyedConfig;
 import java.nio.file.Path;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -11,7 +11,7 @@ import java.util.Map;
  * The generation stage's own configuration keys (the stage runtime's, the topic catalogue's and the
  * registry client's come on top), each documented in docs/configuration.md, and typed views of them.
  */
-public final class GenerationConfig {
+public final class GenerationConfig extends KeyedConfig {
 
     public static final ConfigKey MODEL_DIR = new ConfigKey("generation.model.dir", "models/mgm-gen-tiny",
             "Folder of the exported text-to-image generator (a model.json of format mgm-stream/generator@1: "
@@ -38,34 +38,13 @@ public final class GenerationConfig {
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
             ENGINE_INTER_THREADS, STEPS, GUIDANCE, NEGATIVE_PROMPT, IMAGES_DIR);
 
-    private final Map<String, String> values;
-
     public GenerationConfig(Map<String, String> config) {
-        Map<String, String> v = new HashMap<>();
-        KEYS.forEach(k -> v.put(k.name(), k.defaultValue()));
-        config.forEach((k, val) -> {
-            if (val != null) {
-                v.put(k, val);
-            }
-        });
-        this.values = Map.copyOf(v);
+        super(KEYS, config);
         engine();
         if (steps() < 0) {
             throw new IllegalArgumentException(STEPS.name() + " must be >= 0, was " + steps());
         }
         guidance();
-    }
-
-    private String text(ConfigKey key) {
-        return values.get(key.name()).trim();
-    }
-
-    private long number(ConfigKey key) {
-        try {
-            return Long.parseLong(text(key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + text(key) + "'", e);
-        }
     }
 
     public Path modelDir() {
@@ -97,7 +76,7 @@ public final class GenerationConfig {
 
     /** Null when the manifest's default applies. */
     public String negativePrompt() {
-        String n = values.get(NEGATIVE_PROMPT.name());
+        String n = raw(NEGATIVE_PROMPT);
         return n == null || n.isEmpty() ? null : n;
     }
 

@@ -3,9 +3,8 @@ package dev.mgmstream.reasoning;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.lm.BatchingOptions;
 import dev.mgmstream.pipeline.config.ConfigKey;
+import dev.mgmstream.pipeline.config.KeyedConfig;
 import java.nio.file.Path;
-import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -14,7 +13,7 @@ import java.util.Map;
  * The reasoning stage's own configuration keys (the stage runtime's, the topic catalogue's and the
  * registry client's come on top), each documented in docs/configuration.md, and typed views of them.
  */
-public final class ReasoningConfig {
+public final class ReasoningConfig extends KeyedConfig {
 
     public static final ConfigKey MODEL_DIRS = new ConfigKey("reasoning.model.dirs", "models/mgm-tiny",
             "Folders of the exported models this stage serves, comma-separated. A VisualTokens record names its "
@@ -68,17 +67,8 @@ public final class ReasoningConfig {
     /** See {@link #GENERATE_OUTPUT}. */
     public enum GenerateOutput { REQUEST, ANSWER, BOTH }
 
-    private final Map<String, String> values;
-
     public ReasoningConfig(Map<String, String> config) {
-        Map<String, String> v = new HashMap<>();
-        KEYS.forEach(k -> v.put(k.name(), k.defaultValue()));
-        config.forEach((k, val) -> {
-            if (val != null) {
-                v.put(k, val);
-            }
-        });
-        this.values = Map.copyOf(v);
+        super(KEYS, config);
         // Fail at start, not at the first batch.
         engine();
         batching();
@@ -86,22 +76,6 @@ public final class ReasoningConfig {
         if (number(MAX_NEW_TOKENS) < 0 || number(TOP_K) < 0) {
             throw new IllegalArgumentException(MAX_NEW_TOKENS.name() + " and " + TOP_K.name() + " must be >= 0");
         }
-    }
-
-    public String text(ConfigKey key) {
-        return values.get(key.name()).trim();
-    }
-
-    public long number(ConfigKey key) {
-        try {
-            return Long.parseLong(text(key));
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException(key.name() + " must be a whole number, was '" + text(key) + "'", e);
-        }
-    }
-
-    public List<String> list(ConfigKey key) {
-        return Arrays.stream(text(key).split(",")).map(String::trim).filter(s -> !s.isEmpty()).toList();
     }
 
     public List<Path> modelDirs() {
