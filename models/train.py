@@ -382,11 +382,13 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
     return {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}
 
 
-def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int):
+def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
+             visual_pos: bool = False, aux_letter_weight: float = 1.0, out_name: str = ""):
     torch.set_num_threads(threads)
     enc = torch.load(os.path.join(work, "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
     cfg.use_hr = variant == "main"
+    cfg.visual_pos = visual_pos
     tok = Tokenizer.load(os.path.join(work, "tokenizer.json"))
     cache = torch.load(os.path.join(work, "features.pt"))
     scenes = cache["scenes"]
@@ -434,7 +436,8 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
             + F.cross_entropy(a[..., 5:9].reshape(-1, 4), aux_col[rt].reshape(-1), ignore_index=-100) \
             + F.cross_entropy(a[..., 9:11].reshape(-1, 2), aux_size[rt].reshape(-1), ignore_index=-100)
         if (aux_chr[rt] >= 0).any():
-            aux = aux + F.cross_entropy(a[..., 11:].reshape(-1, 32), aux_chr[rt].reshape(-1), ignore_index=-100)
+            aux = aux + aux_letter_weight * F.cross_entropy(a[..., 11:].reshape(-1, 32), aux_chr[rt].reshape(-1),
+                                                            ignore_index=-100)
         # two length buckets (short answers, long answers) so the short ones are not padded to captions
         items.sort(key=lambda it: len(it[1]) + len(it[2]))
         half = len(items) // 2
@@ -456,11 +459,11 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
         if step % 50 == 0 or step == total - 1:
             el = time.time() - t_start
             eta = el / (step + 1) * (total - step - 1)
-            log(f"[{variant}] {'align' if aligning else 'instruct'} step {step + 1}/{total} loss {lm_loss.item():.4f} "
+            log(f"[{out_name or variant}] {'align' if aligning else 'instruct'} step {step + 1}/{total} loss {lm_loss.item():.4f} "
                 f"aux {aux.item():.3f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min")
         if step + 1 == steps_align or step + 1 == total or (not aligning and (step + 1 - steps_align) % 2000 == 0):
             proj.eval(); lm.eval()
-            log(f"[{variant}] quick check at step {step + 1}: {quick_eval(cfg, tok, proj, lm, vit, cnx)}")
+            log(f"[{out_name or variant}] quick check at step {step + 1}: {quick_eval(cfg, tok, proj, lm, vit, cnx)}")
             proj.train(); lm.train()
     model = MGMTiny(cfg)
     model.lr_encoder.load_state_dict(vit.state_dict())
@@ -468,10 +471,10 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
         model.hr_encoder.load_state_dict(cnx.state_dict())
     model.projector.load_state_dict(proj.state_dict())
     model.lm.load_state_dict(lm.state_dict())
-    out = os.path.join(work, variant)
+    out = os.path.join(work, out_name or variant)
     os.makedirs(out, exist_ok=True)
     torch.save({"config": cfg.to_dict(), "state": model.state_dict()}, os.path.join(out, "model.pt"))
-    log(f"[{variant}] saved {out}/model.pt")
+    log(f"[{out_name or variant}] saved {out}/model.pt")
 
 
 def main():
@@ -486,13 +489,17 @@ def main():
     ap.add_argument("--instruct-steps", type=int, default=4600)
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--visual-pos", action="store_true", help="experiment: a learnt embedding per visual token")
+    ap.add_argument("--aux-letter-weight", type=float, default=1.0)
+    ap.add_argument("--out-name", default="", help="internal: folder under WORK for this LM run")
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
     if a.only_lm:
-        train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads)
+        train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.visual_pos, a.aux_letter_weight,
+                 a.out_name)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
