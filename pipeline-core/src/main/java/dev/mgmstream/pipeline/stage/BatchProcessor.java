@@ -9,7 +9,6 @@ import java.util.Optional;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -18,28 +17,22 @@ import org.slf4j.LoggerFactory;
  * Everything a batch goes through between poll and produce, off the poll thread: decoding, the
  * batch function (through {@link BatchExecutor}), encoding, and turning failures into dead-letter
  * records plus whatever the stage's {@link RejectionHook} adds. A failure to decode or to encode
- * one input is that input's failure alone, and so is an output larger than the producer may send:
- * handed to the producer, it would fail the whole transaction, and every retry of the batch with it.
+ * one input is that input's failure alone.
  */
 final class BatchProcessor<K, V> {
 
     static final String HEADER_PREFIX = "mgm.error.";
-    /** Room for the record batch and record headers Kafka adds around key, value and headers. */
-    static final int RECORD_OVERHEAD = 512;
 
     private static final Logger log = LoggerFactory.getLogger(BatchProcessor.class);
 
     private final StageDefinition<K, V> stage;
     private final BatchExecutor<K, V> executor;
     private final Clock clock;
-    private final int maxRecordBytes;
 
-    /** @param maxRecordBytes the producer's {@code max.request.size}: no single record may be larger */
-    BatchProcessor(StageDefinition<K, V> stage, BatchExecutor<K, V> executor, Clock clock, int maxRecordBytes) {
+    BatchProcessor(StageDefinition<K, V> stage, BatchExecutor<K, V> executor, Clock clock) {
         this.stage = stage;
         this.executor = executor;
         this.clock = clock;
-        this.maxRecordBytes = maxRecordBytes;
     }
 
     Prepared process(List<ConsumerRecord<byte[], byte[]>> batch) throws TransientBatchException, InterruptedException {
@@ -93,27 +86,12 @@ final class BatchProcessor<K, V> {
         return new InputRecord<>(raw.index(), r.topic(), r.partition(), r.offset(), r.timestamp(), key, value);
     }
 
-    private List<ProducerRecord<byte[], byte[]>> encodeAll(List<Output<?, ?>> outputs) {
+    private static List<ProducerRecord<byte[], byte[]>> encodeAll(List<Output<?, ?>> outputs) {
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(outputs.size());
         for (Output<?, ?> o : outputs) {
-            ProducerRecord<byte[], byte[]> r = encode(o);
-            int size = size(r);
-            if (size > maxRecordBytes) {
-                throw new RecordTooLargeException("an output to " + r.topic() + " would be " + size
-                        + " bytes, over the producer's max.request.size of " + maxRecordBytes
-                        + " (raise kafka.producer.max.request.size and the topic's max.message.bytes)");
-            }
-            records.add(r);
+            records.add(encode(o));
         }
         return records;
-    }
-
-    static int size(ProducerRecord<byte[], byte[]> r) {
-        long n = RECORD_OVERHEAD + (r.key() == null ? 0 : r.key().length) + (r.value() == null ? 0 : r.value().length);
-        for (var h : r.headers()) {
-            n += h.key().length() + (h.value() == null ? 0 : h.value().length);
-        }
-        return (int) Math.min(Integer.MAX_VALUE, n);
     }
 
     private static <K2, V2> ProducerRecord<byte[], byte[]> encode(Output<K2, V2> o) {
@@ -134,17 +112,7 @@ final class BatchProcessor<K, V> {
         header(headers, "attempt", String.valueOf(r.attempt()));
         header(headers, "time", r.time().toString());
         byte[] value = stage.deadLetterEncoder().encode(stage.deadLetterTopic(), r);
-        ProducerRecord<byte[], byte[]> record = new ProducerRecord<>(stage.deadLetterTopic(), null, r.key(), value,
-                headers);
-        if (size(record) > maxRecordBytes && r.value() != null) {
-            // An input near the size limit cannot travel whole inside its dead-letter record; its
-            // coordinates can, and the input itself stays in its topic until retention removes it.
-            return deadLetter(new RejectedRecord(r.index(), r.stage(), r.sourceTopic(), r.partition(), r.offset(),
-                    r.key(), null, r.errorClass(), r.errorMessage() + " [the input's " + r.value().length
-                    + " bytes are left out of this record: too large to copy; it stays at its offset]",
-                    r.time(), r.attempt()));
-        }
-        return record;
+        return new ProducerRecord<>(stage.deadLetterTopic(), null, r.key(), value, headers);
     }
 
     private List<ProducerRecord<byte[], byte[]>> hookOutputs(RejectedRecord r, Optional<InputRecord<K, V>> decoded) {

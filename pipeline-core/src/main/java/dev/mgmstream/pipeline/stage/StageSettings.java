@@ -177,20 +177,6 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
         return p;
     }
 
-    /** The producer's {@code max.request.size} (Kafka's default, 1 MiB, unless configured). */
-    int maxRecordBytes() {
-        Object v = producerConfig().get(ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
-        if (v == null) {
-            return 1024 * 1024;
-        }
-        try {
-            return Integer.parseInt(v.toString().trim());
-        } catch (NumberFormatException e) {
-            throw new IllegalArgumentException("kafka.producer.max.request.size must be a whole number, was '" + v + "'",
-                    e);
-        }
-    }
-
     /** Settings for an Admin client (topic provisioning, lag checks). */
     public Map<String, Object> adminConfig() {
         Map<String, Object> p = new HashMap<>();
