@@ -383,7 +383,7 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
 
 
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
-             visual_pos: bool = False, aux_letter_weight: float = 1.0, out_name: str = ""):
+             visual_pos: bool = False, aux_letter_weight: float = 3.0, out_name: str = ""):
     torch.set_num_threads(threads)
     enc = torch.load(os.path.join(work, "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
@@ -490,7 +490,8 @@ def main():
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--visual-pos", action="store_true", help="experiment: a learnt embedding per visual token")
-    ap.add_argument("--aux-letter-weight", type=float, default=1.0)
+    ap.add_argument("--aux-letter-weight", type=float, default=3.0,
+                    help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
     ap.add_argument("--out-name", default="", help="internal: folder under WORK for this LM run")
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
