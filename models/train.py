@@ -119,7 +119,11 @@ def cosine_lr(step: int, total: int, base: float, warmup: int = 50) -> float:
 def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: int) -> LRViT:
     torch.manual_seed(1)
     vit = LRViT(cfg)
-    head = nn.Linear(cfg.vit_dim, 5 + 4 + 2)
+    # the last 9 outputs name the token's cell: CLIP's features carry their position and the LM relies
+    # on that to answer "what is at the top left"; per-cell object targets alone erased it (a linear
+    # probe found the cell from the features at chance, 12%)
+    head = nn.Linear(cfg.vit_dim, 5 + 4 + 2 + 9)
+    cell = torch.arange(cfg.n_tokens).expand(batch, -1).reshape(-1)
     params = list(vit.parameters()) + list(head.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.05)
     targets = [cell_targets(s) for s in scenes]
@@ -138,7 +142,8 @@ def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: 
             out = head(st[:, 1:])                                  # (b, 9, 11)
             loss = loss + F.cross_entropy(out[..., :5].reshape(-1, 5), obj[idx].reshape(-1)) \
                 + F.cross_entropy(out[..., 5:9].reshape(-1, 4), col[idx].reshape(-1), ignore_index=-100) \
-                + F.cross_entropy(out[..., 9:].reshape(-1, 2), size[idx].reshape(-1), ignore_index=-100)
+                + F.cross_entropy(out[..., 9:11].reshape(-1, 2), size[idx].reshape(-1), ignore_index=-100) \
+                + F.cross_entropy(out[..., 11:].reshape(-1, cfg.n_tokens), cell)
         opt.zero_grad(); loss.backward(); opt.step()
         if step % 100 == 0 or step == steps - 1:
             with torch.no_grad():
@@ -146,9 +151,10 @@ def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: 
                 acc_obj = (o[..., :5].argmax(-1) == obj[:n_val]).float().mean().item()
                 m = col[:n_val] >= 0
                 acc_col = (o[..., 5:9].argmax(-1)[m] == col[:n_val][m]).float().mean().item()
-                acc_size = (o[..., 9:].argmax(-1)[m] == size[:n_val][m]).float().mean().item()
+                acc_size = (o[..., 9:11].argmax(-1)[m] == size[:n_val][m]).float().mean().item()
+                acc_cell = (o[..., 11:].argmax(-1) == torch.arange(cfg.n_tokens)).float().mean().item()
             log(f"LR ViT step {step}/{steps} loss {loss.item():.4f} val cell obj {acc_obj:.3f} "
-                f"colour {acc_col:.3f} size {acc_size:.3f}")
+                f"colour {acc_col:.3f} size {acc_size:.3f} position {acc_cell:.3f}")
     return vit
 
 
@@ -416,17 +422,18 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
             rows = rng.sample(range(len(scenes)), 24)
             items = [(r, world.CAPTION_PROMPT, scenes[r].caption()) for r in rows]
         else:          # instruction tuning: every task type, several per image
-            rows = rng.sample(range(len(scenes)), 12)
+            # six tasks per image: the LM's share of a step's cost grows, mining's (per image) shrinks
+            rows = rng.sample(range(len(scenes)), 8)
             items = []
             for r in rows:
-                for _ in range(4):
+                for _ in range(6):
                     t = sample_task(rng, scenes[r])
                     items.append((r, t.prompt, t.answer))
-        base = 1e-3
+        base = 1e-3 if aligning else 1.5e-3
         s_local = step if aligning else step - steps_align
         n_local = steps_align if aligning else steps_instruct
         for pg in opt.param_groups:
-            pg["lr"] = cosine_lr(s_local, n_local, base, warmup=30)
+            pg["lr"] = cosine_lr(s_local, n_local, base, warmup=30 if aligning else 100)
         uniq = sorted(set(rows))
         pos_of = {r: i for i, r in enumerate(uniq)}
         rt = torch.tensor(uniq)
@@ -461,7 +468,7 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
             eta = el / (step + 1) * (total - step - 1)
             log(f"[{out_name or variant}] {'align' if aligning else 'instruct'} step {step + 1}/{total} loss {lm_loss.item():.4f} "
                 f"aux {aux.item():.3f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min")
-        if step + 1 == steps_align or step + 1 == total or (not aligning and (step + 1 - steps_align) % 2000 == 0):
+        if step + 1 == steps_align or step + 1 == total or (not aligning and (step + 1 - steps_align) % 1000 == 0):
             proj.eval(); lm.eval()
             log(f"[{out_name or variant}] quick check at step {step + 1}: {quick_eval(cfg, tok, proj, lm, vit, cnx)}")
             proj.train(); lm.train()
@@ -481,7 +488,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
     ap.add_argument("--scenes", type=int, default=6000, help="training scenes rendered once")
-    ap.add_argument("--lr-steps", type=int, default=500)
+    ap.add_argument("--lr-steps", type=int, default=800)
     ap.add_argument("--hr-letter-steps", type=int, default=1500)
     ap.add_argument("--hr-crop-steps", type=int, default=400)
     ap.add_argument("--hr-full-steps", type=int, default=150)
@@ -494,6 +501,9 @@ def main():
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
     ap.add_argument("--out-name", default="", help="internal: folder under WORK for this LM run")
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
+    ap.add_argument("--reuse-hr", action="store_true",
+                    help="take the HR ConvNeXt from WORK/encoders.pt (it has its own seeds, so a fresh run trains "
+                         "the same one) and redo the rest")
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
@@ -510,7 +520,7 @@ def main():
     if not a.skip_encoders:
         log(f"rendering {a.scenes} training scenes (seed {TRAIN_SEED})")
         scenes, images = render_pool(TRAIN_SEED, a.scenes)
-        lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pt")
+        lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos.pt")
         vit = LRViT(cfg)
         if os.path.exists(lr_ckpt):
             log(f"reusing the pretrained LR ViT {lr_ckpt}")
@@ -522,8 +532,13 @@ def main():
             vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
             del lr_views
             torch.save(vit.state_dict(), lr_ckpt)
-        log("pretraining the HR ConvNeXt on dense per-location targets")
-        cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
+        if a.reuse_hr:
+            log("reusing the HR ConvNeXt of WORK/encoders.pt")
+            cnx = HRConvNeXt(cfg)
+            cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])
+        else:
+            log("pretraining the HR ConvNeXt on dense per-location targets")
+            cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
         vit.eval(); cnx.eval()
         torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict(), "hr_encoder": cnx.state_dict()},
                    os.path.join(a.work, "encoders.pt"))

@@ -34,6 +34,7 @@ from mgm.gen_sampler import time_ids  # noqa: E402
 from mgm.tokenizer import Tokenizer, build_vocab  # noqa: E402
 
 TRAIN_SEED = 3000
+CHECK_SEED = 3100    # quick checks during training; evaluate_gen.py uses another seed
 log = ProgressLog()
 
 
@@ -92,8 +93,29 @@ def latents_of(model: TinyGen, images: np.ndarray) -> torch.Tensor:
     return torch.cat([model.vae_encoder(to_tensor(images[i:i + 256]))[0] for i in range(0, len(images), 256)])
 
 
+def quick_check(model: TinyGen, cfg: GenConfig, tok: Tokenizer, n: int = 24, steps: int = 10) -> str:
+    """Cell accuracy of n images from prompts of seed CHECK_SEED, judged as evaluate_gen.py does."""
+    from evaluate_gen import held_out_prompts, judge_prompts
+    model.eval()
+    r = judge_prompts(model, cfg, tok, held_out_prompts(CHECK_SEED, n), steps, 5.0)
+    model.train()
+    return f"cells {r['cell_accuracy']:.3f} named cells {r['named_accuracy']:.3f} ({n} prompts, {steps} steps)"
+
+
+@torch.no_grad()
+def vae_check(model: TinyGen, images: np.ndarray) -> str:
+    """How many cells the judge still reads right after a trip through the VAE."""
+    from mgm.judge import judge
+    from mgm.gen_sampler import to_uint8
+    scenes = shape_scenes(CHECK_SEED, 64)
+    imgs = np.stack([render_small((s, images.shape[1])) for s in scenes])
+    rec = to_uint8(model.vae_decoder(model.vae_encoder(to_tensor(imgs))[0]))
+    ok = sum(judge(r, s.caption(with_sign=False))[0] for r, s in zip(rec, scenes))
+    return f"{ok / (9 * len(scenes)):.3f}"
+
+
 def train_unet(model: TinyGen, cfg: GenConfig, latents: torch.Tensor, ids: torch.Tensor, empty: torch.Tensor,
-               steps: int, batch: int = 64):
+               steps: int, tok: Tokenizer, batch: int = 32, check_every: int = 1000):
     params = list(model.unet.parameters()) + list(model.text_encoder.parameters()) \
         + list(model.text_encoder_2.parameters())
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
@@ -123,6 +145,8 @@ def train_unet(model: TinyGen, cfg: GenConfig, latents: torch.Tensor, ids: torch
             el = time.time() - t_start
             log(f"UNet step {step}/{steps} loss {loss.item():.4f} elapsed {el / 60:.1f} min "
                 f"eta {el / (step + 1) * (steps - step - 1) / 60:.1f} min")
+        if (step + 1) % check_every == 0 or step == steps - 1:
+            log(f"UNet quick check at step {step + 1}: {quick_check(model, cfg, tok)}")
 
 
 def main():
@@ -147,13 +171,14 @@ def main():
     model = TinyGen(cfg, tok.id("<eos>"))
     train_vae(model, images, a.vae_steps)
     model.eval()
+    log(f"VAE round trip: {vae_check(model, images)} of held-out cells judged right")
     latents = latents_of(model, images)
     cfg.scaling_factor = float(1.0 / latents.std())
     log(f"latent scaling factor {cfg.scaling_factor:.4f}")
     ids = encode_text(tok, [s.caption(with_sign=False) for s in scenes], cfg.text_len)
     empty = encode_text(tok, [""], cfg.text_len)[0]
     model.train()
-    train_unet(model, cfg, latents, ids, empty, a.unet_steps)
+    train_unet(model, cfg, latents, ids, empty, a.unet_steps, tok)
     torch.save({"config": cfg.to_dict(), "eos_id": tok.id("<eos>"), "state": model.state_dict()},
                os.path.join(a.work, "model.pt"))
     log(f"saved {a.work}/model.pt")
