@@ -389,7 +389,8 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
 
 
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
-             visual_pos: bool = False, aux_letter_weight: float = 3.0, out_name: str = ""):
+             visual_pos: bool = False, aux_letter_weight: float = 3.0, out_name: str = "",
+             loss_average: str = "token"):
     torch.set_num_threads(threads)
     enc = torch.load(os.path.join(work, "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
@@ -448,17 +449,22 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
         # two length buckets (short answers, long answers) so the short ones are not padded to captions
         items.sort(key=lambda it: len(it[1]) + len(it[2]))
         half = len(items) // 2
-        ce_sum, n_tgt = 0.0, 0
+        ce_sum, n_tgt, seq_means = 0.0, 0, []
         for chunk in (items[:half], items[half:]):
             vis = vis_u[torch.tensor([pos_of[r] for r, _, _ in chunk])]
             ids, tgt = batch_sequences(tok, cfg, chunk)
             x = splice(lm, ids, image_id, vis)
             b, t = ids.shape
             logits, _ = lm(x, torch.ones(b, t, dtype=torch.long), torch.arange(t).expand(b, t))
-            ce_sum = ce_sum + F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1),
-                                              ignore_index=-100, reduction="sum")
-            n_tgt += int((tgt >= 0).sum())
-        lm_loss = ce_sum / n_tgt
+            ce = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100,
+                                 reduction="none").reshape(b, t)
+            per_seq = (tgt >= 0).sum(1)
+            ce_sum = ce_sum + ce.sum()
+            n_tgt += int(per_seq.sum())
+            seq_means.append(ce.sum(1) / per_seq.clamp(min=1))
+        # "token": every answer token weighs the same, so a 40-token caption outweighs a one-word VQA
+        # answer forty times; "sequence": every task weighs the same
+        lm_loss = ce_sum / n_tgt if loss_average == "token" else torch.cat(seq_means).mean()
         loss = lm_loss + aux
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -499,6 +505,8 @@ def main():
     ap.add_argument("--visual-pos", action="store_true", help="experiment: a learnt embedding per visual token")
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
+    ap.add_argument("--loss-average", choices=["token", "sequence"], default="token",
+                    help="experiment: average the LM loss over answer tokens or over tasks")
     ap.add_argument("--out-name", default="", help="internal: folder under WORK for this LM run")
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
     ap.add_argument("--reuse-hr", action="store_true",
@@ -510,7 +518,7 @@ def main():
     log.path = os.path.join(a.work, "train.log")
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.visual_pos, a.aux_letter_weight,
-                 a.out_name)
+                 a.out_name, a.loss_average)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)

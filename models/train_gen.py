@@ -152,10 +152,11 @@ def train_unet(model: TinyGen, cfg: GenConfig, latents: torch.Tensor, ids: torch
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work-gen"))
-    ap.add_argument("--scenes", type=int, default=20000)
-    ap.add_argument("--vae-steps", type=int, default=1500)
-    ap.add_argument("--unet-steps", type=int, default=12000)
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--scenes", type=int, default=12000)
+    ap.add_argument("--vae-steps", type=int, default=500)
+    ap.add_argument("--unet-steps", type=int, default=4000)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (for mgm-tiny's small layers two threads ran slower than one)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")

@@ -18,24 +18,27 @@ import javax.imageio.ImageIO;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestInstance;
 
 /**
  * The Java generator against the Python reference sampler's golden images (models/export_gen.py
  * --golden): same prompt, seed, steps and guidance give the same pixels within 2/255, one by one and
- * batched. The model folder is {@code mgm.gen.model.dir}; by default the small random fixture that
- * {@code export_gen.py --random-fixture} wrote (random weights still make every graph, the noise, the
- * scheduler and the guidance count), and models/mgm-gen-tiny through the property.
+ * batched. Run on two models: the small random fixture that {@code export_gen.py --random-fixture}
+ * wrote (random weights still make every graph, the noise, the scheduler and the guidance count) and
+ * the bundled models/mgm-gen-tiny ({@code mgm.gen.model.dir} points elsewhere).
  */
-class TextToImageParityTest {
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+abstract class TextToImageParityChecks {
 
-    static Path dir;
-    static JsonNode golden;
-    static TextToImage generator;
+    Path dir;
+    JsonNode golden;
+    TextToImage generator;
+
+    abstract Path modelDir();
 
     @BeforeAll
-    static void load() throws Exception {
-        dir = Path.of(System.getProperty("mgm.gen.model.dir", "src/test/resources/generator-fixture"))
-                .toAbsolutePath().normalize();
+    void load() throws Exception {
+        dir = modelDir().toAbsolutePath().normalize();
         assumeTrue(Files.isRegularFile(dir.resolve("golden/golden.json")),
                 "no exported generator with golden samples at " + dir);
         golden = new ObjectMapper().readTree(dir.resolve("golden/golden.json").toFile());
@@ -43,7 +46,7 @@ class TextToImageParityTest {
     }
 
     @AfterAll
-    static void close() {
+    void close() {
         if (generator != null) {
             generator.close();
         }
