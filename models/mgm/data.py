@@ -68,7 +68,7 @@ def answer_ids(tok: Tokenizer, answer: str) -> List[int]:
     return tok.encode(answer) + [tok.id("<end_of_turn>")]
 
 
-TEMPLATE_WEIGHT = {"caption": 3.0, "sign_text": 3.0, "gen_recolor": 1.5, "gen_remove": 1.5, "gen_describe": 1.5,
+TEMPLATE_WEIGHT = {"caption": 3.0, "sign_text": 2.0, "gen_recolor": 1.5, "gen_remove": 1.5, "gen_describe": 1.5,
                    "where": 1.2, "shape_at": 1.2, "color_of": 1.0, "count_shape": 1.0, "count_objects": 1.0,
                    "is_there": 1.0, "is_sign": 0.6}
 

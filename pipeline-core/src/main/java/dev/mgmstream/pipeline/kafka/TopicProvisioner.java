@@ -39,6 +39,8 @@ public final class TopicProvisioner {
 
     private static final Logger log = LoggerFactory.getLogger(TopicProvisioner.class);
 
+    private static final java.time.Duration LEADER_WAIT = java.time.Duration.ofSeconds(30);
+
     private final Admin admin;
 
     public TopicProvisioner(Admin admin) {
@@ -51,6 +53,7 @@ public final class TopicProvisioner {
             Set<String> existing = admin.listTopics().names().get();
             List<TopicSpec> missing = specs.stream().filter(s -> !existing.contains(s.name())).toList();
             Set<String> created = create(missing);
+            awaitLeaders(created);
             List<TopicSpec> toCheck = specs.stream().filter(s -> !created.contains(s.name())).toList();
             verify(toCheck);
             return created;
@@ -85,6 +88,28 @@ public final class TopicProvisioner {
             }
         }
         return created;
+    }
+
+    /**
+     * Returns once every partition of the new topics has a leader in the metadata the brokers serve.
+     * Producing before that gets NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch
+     * is refused that way can then retry forever with OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the tests).
+     */
+    private void awaitLeaders(Set<String> topics) throws InterruptedException, ExecutionException {
+        long deadline = System.nanoTime() + LEADER_WAIT.toNanos();
+        while (!topics.isEmpty()) {
+            Map<String, TopicDescription> d = admin.describeTopics(topics).allTopicNames().get();
+            boolean ready = d.values().stream().allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null
+                    && !p.leader().isEmpty()));
+            if (ready) {
+                return;
+            }
+            if (System.nanoTime() > deadline) {
+                log.warn("Topics {}: some partitions still have no leader after {}; going on", topics, LEADER_WAIT);
+                return;
+            }
+            Thread.sleep(50);
+        }
     }
 
     private void verify(List<TopicSpec> specs) throws InterruptedException, ExecutionException {
