@@ -60,12 +60,14 @@ def judge_prompts(m: TinyGen, cfg: GenConfig, tok: Tokenizer, prompts: List[str]
 
 
 def load_model(path: str):
+    """An exported folder (its pytorch/model.pt and tokenizer.json) or a train_gen.py checkpoint."""
     from export_gen import load
-    ck = os.path.join(path, "pytorch", "model.pt") if os.path.isdir(path) else path
+    if os.path.isdir(path):
+        ck, tok_file = os.path.join(path, "pytorch", "model.pt"), os.path.join(path, "tokenizer.json")
+    else:
+        ck, tok_file = path, os.path.join(os.path.dirname(path), "tokenizer.json")
     m, cfg = load(ck)
-    tok = Tokenizer.load(os.path.join(os.path.dirname(os.path.dirname(ck)) if os.path.isdir(path)
-                                      else os.path.dirname(ck), "tokenizer.json"))
-    return m, cfg, tok
+    return m, cfg, Tokenizer.load(tok_file)
 
 
 def card_table(r: dict) -> str:

@@ -139,7 +139,7 @@ def pretrain_lr(cfg: Config, lr_views: torch.Tensor, scenes, steps: int, batch: 
         states = vit.hidden_states(lr_views[idx])
         loss = 0.0
         for st in (states[-2], states[-1]):
-            out = head(st[:, 1:])                                  # (b, 9, 11)
+            out = head(st[:, 1:])                                  # (b, 9, 20)
             loss = loss + F.cross_entropy(out[..., :5].reshape(-1, 5), obj[idx].reshape(-1)) \
                 + F.cross_entropy(out[..., 5:9].reshape(-1, 4), col[idx].reshape(-1), ignore_index=-100) \
                 + F.cross_entropy(out[..., 9:11].reshape(-1, 2), size[idx].reshape(-1), ignore_index=-100) \
@@ -389,13 +389,12 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
 
 
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
-             visual_pos: bool = False, aux_letter_weight: float = 3.0, out_name: str = "",
+             aux_letter_weight: float = 3.0, out_name: str = "",
              loss_average: str = "token"):
     torch.set_num_threads(threads)
     enc = torch.load(os.path.join(work, "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
     cfg.use_hr = variant == "main"
-    cfg.visual_pos = visual_pos
     tok = Tokenizer.load(os.path.join(work, "tokenizer.json"))
     cache = torch.load(os.path.join(work, "features.pt"))
     scenes = cache["scenes"]
@@ -503,7 +502,6 @@ def main():
     ap.add_argument("--instruct-steps", type=int, default=4600)
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--visual-pos", action="store_true", help="experiment: a learnt embedding per visual token")
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
     ap.add_argument("--loss-average", choices=["token", "sequence"], default="token",
@@ -518,7 +516,7 @@ def main():
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
     if a.only_lm:
-        train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.visual_pos, a.aux_letter_weight,
+        train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average)
         return
     torch.set_num_threads(2)

@@ -30,7 +30,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mgm import world  # noqa: E402
 from mgm.progress import ProgressLog  # noqa: E402
 from mgm.diffusion import GenConfig, TinyGen  # noqa: E402
-from mgm.gen_sampler import time_ids  # noqa: E402
+from mgm.gen_sampler import time_ids, to_uint8  # noqa: E402
+from mgm.judge import judge  # noqa: E402
 from mgm.tokenizer import Tokenizer, build_vocab  # noqa: E402
 
 TRAIN_SEED = 3000
@@ -95,7 +96,7 @@ def latents_of(model: TinyGen, images: np.ndarray) -> torch.Tensor:
 
 def quick_check(model: TinyGen, cfg: GenConfig, tok: Tokenizer, n: int = 24, steps: int = 10) -> str:
     """Cell accuracy of n images from prompts of seed CHECK_SEED, judged as evaluate_gen.py does."""
-    from evaluate_gen import held_out_prompts, judge_prompts
+    from evaluate_gen import held_out_prompts, judge_prompts   # here: evaluate_gen imports this module
     model.eval()
     r = judge_prompts(model, cfg, tok, held_out_prompts(CHECK_SEED, n), steps, 5.0)
     model.train()
@@ -105,8 +106,6 @@ def quick_check(model: TinyGen, cfg: GenConfig, tok: Tokenizer, n: int = 24, ste
 @torch.no_grad()
 def vae_check(model: TinyGen, images: np.ndarray) -> str:
     """How many cells the judge still reads right after a trip through the VAE."""
-    from mgm.judge import judge
-    from mgm.gen_sampler import to_uint8
     scenes = shape_scenes(CHECK_SEED, 64)
     imgs = np.stack([render_small((s, images.shape[1])) for s in scenes])
     rec = to_uint8(model.vae_decoder(model.vae_encoder(to_tensor(imgs))[0]))

@@ -33,7 +33,6 @@ class Config:
     max_len: int = 160
     rope_theta: float = 10000.0
     use_hr: bool = True
-    visual_pos: bool = False     # a learnt embedding per visual token, added after the projector
 
     @property
     def n_tokens(self) -> int:
@@ -209,14 +208,10 @@ class VisualProjector(nn.Module):
         super().__init__()
         self.mining = PatchInfoMining(cfg) if cfg.use_hr else None
         self.proj = nn.Sequential(nn.Linear(cfg.vit_dim, cfg.lm_dim), nn.GELU(), nn.Linear(cfg.lm_dim, cfg.lm_dim))
-        # Which cell a token stands for: CLIP's features carry their position, the tiny ViT's (trained on
-        # per-cell targets that do not need it) hardly do, and the LM then cannot answer "at the top left".
-        self.pos = nn.Parameter(torch.zeros(1, cfg.n_tokens, cfg.lm_dim)) if cfg.visual_pos else None
 
     def forward(self, lr, hr: Optional[torch.Tensor] = None):
         x = self.mining(lr, hr) if self.mining is not None else lr
-        x = self.proj(x)
-        return x + self.pos if self.pos is not None else x
+        return self.proj(x)
 
 
 # ----------------------------------------------------------------- the language model

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mgmstream.encoders.store.FolderObjectStore;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.diffusion.GeneratorManifest;
+import dev.mgmstream.model.diffusion.PixelDiff;
 import dev.mgmstream.model.diffusion.TextToImage;
 import dev.mgmstream.pipeline.stage.Emitted;
 import dev.mgmstream.pipeline.stage.InputRecord;
@@ -143,16 +144,7 @@ class GenerationBatchTest {
             BufferedImage ref = ImageIO.read(fixture.resolve("golden").resolve(s.get("image").asText()).toFile());
             assertEquals(ref.getWidth(), mine.getWidth());
             assertEquals(g.getWidth(), mine.getWidth());
-            int max = 0;
-            for (int y = 0; y < ref.getHeight(); y++) {
-                for (int x = 0; x < ref.getWidth(); x++) {
-                    int a = ref.getRGB(x, y);
-                    int b = mine.getRGB(x, y);
-                    for (int sh = 0; sh <= 16; sh += 8) {
-                        max = Math.max(max, Math.abs(((a >> sh) & 0xFF) - ((b >> sh) & 0xFF)));
-                    }
-                }
-            }
+            int max = PixelDiff.max(ref, mine);
             assertTrue(max <= 2, "image " + i + " differs from the Python sampler's by " + max + "/255");
         }
         Answer ok = answers.stream().filter(a -> a.getTaskId().equals("t0")).findFirst().orElseThrow();

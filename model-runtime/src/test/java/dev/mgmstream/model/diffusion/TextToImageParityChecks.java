@@ -1,7 +1,6 @@
 package dev.mgmstream.model.diffusion;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
@@ -9,7 +8,6 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mgmstream.model.EngineOptions;
-import java.awt.image.BufferedImage;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -62,20 +60,7 @@ abstract class TextToImageParityChecks {
     }
 
     private static int maxDiff(TextToImage.Image img, Path png) throws Exception {
-        BufferedImage ref = ImageIO.read(png.toFile());
-        assertEquals(ref.getWidth(), img.width());
-        assertEquals(ref.getHeight(), img.height());
-        int max = 0;
-        for (int y = 0; y < img.height(); y++) {
-            for (int x = 0; x < img.width(); x++) {
-                int rgb = ref.getRGB(x, y);
-                int k = (y * img.width() + x) * 3;
-                max = Math.max(max, Math.abs(((rgb >> 16) & 0xFF) - (img.rgb()[k] & 0xFF)));
-                max = Math.max(max, Math.abs(((rgb >> 8) & 0xFF) - (img.rgb()[k + 1] & 0xFF)));
-                max = Math.max(max, Math.abs((rgb & 0xFF) - (img.rgb()[k + 2] & 0xFF)));
-            }
-        }
-        return max;
+        return PixelDiff.max(ImageIO.read(png.toFile()), img);
     }
 
     @Test
