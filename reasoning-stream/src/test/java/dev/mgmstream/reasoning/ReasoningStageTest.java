@@ -5,6 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import dev.mgmstream.model.lm.GoldenTasks;
 import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.pipeline.kafka.TopicReader;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
 import dev.mgmstream.pipeline.registry.RegistryServerConfig;
@@ -16,7 +17,6 @@ import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.avro.GenerationRequest;
 import dev.mgmstream.schemas.avro.Rejection;
 import dev.mgmstream.schemas.avro.TaskKind;
-import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
@@ -33,12 +33,9 @@ import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -110,20 +107,7 @@ class ReasoningStageTest {
         String topic = TopicCatalogue.fromConfig(config).name(role);
         @SuppressWarnings({"unchecked", "rawtypes"})
         Deserializer<T> values = (Deserializer<T>) AvroSerdes.valueDeserializer((Class) type, client);
-        List<ConsumerRecord<String, T>> out = new ArrayList<>();
-        try (KafkaConsumer<String, T> c = new KafkaConsumer<>(Map.of("bootstrap.servers",
-                SharedKafka.bootstrapServers(), "isolation.level", "read_committed"), new StringDeserializer(), values)) {
-            List<TopicPartition> parts = c.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            c.assign(parts);
-            c.seekToBeginning(parts);
-            Map<TopicPartition, Long> end = c.endOffsets(parts);
-            long deadline = System.nanoTime() + Duration.ofSeconds(30).toNanos();
-            while (System.nanoTime() < deadline && !parts.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
-                c.poll(Duration.ofMillis(100)).forEach(out::add);
-            }
-        }
-        return out;
+        return TopicReader.committed(SharedKafka.bootstrapServers(), topic, values);
     }
 
     @Test

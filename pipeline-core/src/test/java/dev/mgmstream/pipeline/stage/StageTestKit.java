@@ -1,6 +1,5 @@
 package dev.mgmstream.pipeline.stage;
 
-import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -10,15 +9,13 @@ import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
 
 import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.pipeline.kafka.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 
 /** Topics, input records and output reading for stage tests on the shared in-process broker. */
@@ -62,27 +59,8 @@ final class StageTestKit {
 
     /** Everything in the topic as an isolation level sees it, read to the current end. */
     static List<ConsumerRecord<String, byte[]>> readAll(String topic, boolean committedOnly) {
-        Map<String, Object> config = new HashMap<>();
-        config.put("bootstrap.servers", bootstrap());
-        config.put("isolation.level", committedOnly ? "read_committed" : "read_uncommitted");
-        List<ConsumerRecord<String, byte[]>> out = new ArrayList<>();
-        try (KafkaConsumer<String, byte[]> consumer = new KafkaConsumer<>(config, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            List<TopicPartition> partitions = consumer.partitionsFor(topic).stream()
-                    .map(p -> new TopicPartition(topic, p.partition())).toList();
-            consumer.assign(partitions);
-            consumer.seekToBeginning(partitions);
-            Map<TopicPartition, Long> end = consumer.endOffsets(partitions);
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (System.nanoTime() < deadline) {
-                consumer.poll(Duration.ofMillis(100)).forEach(out::add);
-                boolean done = partitions.stream().allMatch(tp -> consumer.position(tp) >= end.get(tp));
-                if (done) {
-                    break;
-                }
-            }
-        }
-        return out;
+        return committedOnly ? TopicReader.committed(bootstrap(), topic, new ByteArrayDeserializer())
+                : TopicReader.uncommitted(bootstrap(), topic);
     }
 
     static Map<String, Long> countByKey(List<ConsumerRecord<String, byte[]>> records) {
