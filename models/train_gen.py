@@ -114,17 +114,17 @@ def vae_check(model: TinyGen, images: np.ndarray) -> str:
 
 
 def train_unet(model: TinyGen, cfg: GenConfig, latents: torch.Tensor, ids: torch.Tensor, empty: torch.Tensor,
-               steps: int, tok: Tokenizer, batch: int = 32, check_every: int = 1000):
+               steps: int, tok: Tokenizer, batch: int = 32, check_every: int = 1000, lr: float = 1e-3):
     params = list(model.unet.parameters()) + list(model.text_encoder.parameters()) \
         + list(model.text_encoder_2.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01)
+    opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.01)
     ac = cfg.alphas_cumprod().float()
     g = torch.Generator().manual_seed(22)
     tids = time_ids(cfg, batch)
     t_start = time.time()
     for step in range(steps):
         for pg in opt.param_groups:
-            pg["lr"] = cosine(step, steps, 1e-3)
+            pg["lr"] = cosine(step, steps, lr)
         idx = torch.randint(0, len(latents), (batch,), generator=g)
         x0 = latents[idx] * cfg.scaling_factor
         cond = ids[idx].clone()
@@ -156,6 +156,14 @@ def main():
     ap.add_argument("--unet-steps", type=int, default=4000)
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (for mgm-tiny's small layers two threads ran slower than one)")
+    ap.add_argument("--lr", type=float, default=1e-3, help="UNet and text encoders' peak learning rate")
+    ap.add_argument("--bidirectional-text", action="store_true",
+                    help="text encoders without the causal mask (a new model only)")
+    ap.add_argument("--reuse-vae", metavar="MODEL_PT",
+                    help="take the VAE and its scaling factor from an earlier model.pt instead of training one")
+    ap.add_argument("--resume", metavar="MODEL_PT",
+                    help="continue an earlier model.pt: its VAE, text encoders and UNet, for --unet-steps more "
+                         "steps on a fresh learning-rate schedule")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
@@ -163,22 +171,33 @@ def main():
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
     tok = Tokenizer(build_vocab())
     tok.save(os.path.join(a.work, "tokenizer.json"))
-    cfg = GenConfig(vocab_size=len(tok))
+    cfg = GenConfig(vocab_size=len(tok), text_causal=not a.bidirectional_text)
+    earlier = torch.load(a.resume or a.reuse_vae, map_location="cpu") if (a.resume or a.reuse_vae) else None
+    if a.resume:
+        cfg = GenConfig.from_dict(earlier["config"])
     log(f"rendering {a.scenes} shape scenes at {cfg.image} px (seed {TRAIN_SEED})")
     scenes = shape_scenes(TRAIN_SEED, a.scenes)
     with Pool(2) as p:
         images = np.stack(p.map(render_small, [(s, cfg.image) for s in scenes], chunksize=64))
     model = TinyGen(cfg, tok.id("<eos>"))
-    train_vae(model, images, a.vae_steps)
+    if a.resume:
+        model.load_state_dict(earlier["state"])
+        log(f"resuming {a.resume}")
+    elif a.reuse_vae:
+        vae = {k: v for k, v in earlier["state"].items() if k.startswith("vae_")}
+        model.load_state_dict(vae, strict=False)
+        log(f"VAE from {a.reuse_vae}")
+    else:
+        train_vae(model, images, a.vae_steps)
     model.eval()
     log(f"VAE round trip: {vae_check(model, images)} of held-out cells judged right")
     latents = latents_of(model, images)
-    cfg.scaling_factor = float(1.0 / latents.std())
+    cfg.scaling_factor = float(earlier["config"]["scaling_factor"]) if earlier else float(1.0 / latents.std())
     log(f"latent scaling factor {cfg.scaling_factor:.4f}")
     ids = encode_text(tok, [s.caption(with_sign=False) for s in scenes], cfg.text_len)
     empty = encode_text(tok, [""], cfg.text_len)[0]
     model.train()
-    train_unet(model, cfg, latents, ids, empty, a.unet_steps, tok)
+    train_unet(model, cfg, latents, ids, empty, a.unet_steps, tok, lr=a.lr)
     torch.save({"config": cfg.to_dict(), "eos_id": tok.id("<eos>"), "state": model.state_dict()},
                os.path.join(a.work, "model.pt"))
     log(f"saved {a.work}/model.pt")

@@ -6,6 +6,7 @@ projector -> a small decoder-only LM (RMSNorm, rotary positions, causal attentio
 from __future__ import annotations
 
 import math
+import dataclasses
 from dataclasses import dataclass, asdict
 from typing import List, Optional, Tuple
 
@@ -58,7 +59,9 @@ class Config:
 
     @staticmethod
     def from_dict(d: dict) -> "Config":
-        d = dict(d)
+        # switches of removed experiments (session 3's visual_pos) may sit in cached encoders.pt files
+        known = {f.name for f in dataclasses.fields(Config)}
+        d = {k: v for k, v in d.items() if k in known}
         d["cnx_dims"] = tuple(d["cnx_dims"])
         d["cnx_depths"] = tuple(d["cnx_depths"])
         return Config(**d)
@@ -194,11 +197,17 @@ class PatchInfoMining(nn.Module):
         return x.reshape(b, g * g, m * m, ch)
 
     def forward(self, lr, hr):
+        return self.mine(lr, hr)[0]
+
+    def mine(self, lr, hr):
+        """The mined features and the attention scores before the softmax, (b, N, M*M), which
+        training supervises where it knows which sub-patch holds the detail."""
         q = self.phi_q(lr).unsqueeze(2)                        # (b, N, 1, c)
         sub = self.group(hr)
         k, v = self.phi_k(sub), self.phi_v(sub)                # (b, N, M*M, c)
-        att = torch.softmax((q * k).sum(-1) / math.sqrt(q.shape[-1]), dim=-1)   # (b, N, M*M)
-        return lr + (att.unsqueeze(-1) * v).sum(2)
+        scores = (q * k).sum(-1) / math.sqrt(q.shape[-1])
+        att = torch.softmax(scores, dim=-1)                    # (b, N, M*M)
+        return lr + (att.unsqueeze(-1) * v).sum(2), scores
 
 
 class VisualProjector(nn.Module):
@@ -210,8 +219,14 @@ class VisualProjector(nn.Module):
         self.proj = nn.Sequential(nn.Linear(cfg.vit_dim, cfg.lm_dim), nn.GELU(), nn.Linear(cfg.lm_dim, cfg.lm_dim))
 
     def forward(self, lr, hr: Optional[torch.Tensor] = None):
-        x = self.mining(lr, hr) if self.mining is not None else lr
-        return self.proj(x)
+        return self.project(lr, hr)[0]
+
+    def project(self, lr, hr: Optional[torch.Tensor] = None):
+        """Visual tokens and the mining's attention scores (None without the HR branch)."""
+        if self.mining is None:
+            return self.proj(lr), None
+        x, scores = self.mining.mine(lr, hr)
+        return self.proj(x), scores
 
 
 # ----------------------------------------------------------------- the language model
