@@ -157,8 +157,6 @@ def main():
     ap.add_argument("--threads", type=int, default=1,
                     help="torch threads (for mgm-tiny's small layers two threads ran slower than one)")
     ap.add_argument("--lr", type=float, default=1e-3, help="UNet and text encoders' peak learning rate")
-    ap.add_argument("--bidirectional-text", action="store_true",
-                    help="text encoders without the causal mask (a new model only)")
     ap.add_argument("--reuse-vae", metavar="MODEL_PT",
                     help="take the VAE and its scaling factor from an earlier model.pt instead of training one")
     ap.add_argument("--resume", metavar="MODEL_PT",
@@ -171,7 +169,7 @@ def main():
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
     tok = Tokenizer(build_vocab())
     tok.save(os.path.join(a.work, "tokenizer.json"))
-    cfg = GenConfig(vocab_size=len(tok), text_causal=not a.bidirectional_text)
+    cfg = GenConfig(vocab_size=len(tok))
     earlier = torch.load(a.resume or a.reuse_vae, map_location="cpu") if (a.resume or a.reuse_vae) else None
     if a.resume:
         cfg = GenConfig.from_dict(earlier["config"])

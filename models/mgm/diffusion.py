@@ -32,8 +32,6 @@ class GenConfig:
     te2_dim: int = 96
     te_layers: int = 2
     te_heads: int = 4
-    text_causal: bool = True             # CLIP's encoders are causal; bidirectional lets a colour word
-                                         # see the cell words that follow it
     unet_dims: Tuple[int, ...] = (32, 64)      # (64, 128) took ~4 s a step at batch 64 on this machine
     time_dim: int = 256
     time_id_dim: int = 32                # Fourier features per time id (SDXL: 256)
@@ -121,8 +119,7 @@ class TextEncoder(nn.Module):
         self.blocks = nn.ModuleList(TextBlock(dim, cfg.te_heads) for _ in range(cfg.te_layers + 1))
         self.final_ln = nn.LayerNorm(dim)
         self.proj = nn.Linear(dim, dim, bias=False) if pooled else None
-        mask = torch.full((cfg.text_len, cfg.text_len), float("-inf")).triu(1) if cfg.text_causal \
-            else torch.zeros(cfg.text_len, cfg.text_len)
+        mask = torch.full((cfg.text_len, cfg.text_len), float("-inf")).triu(1)
         self.register_buffer("causal", mask, persistent=False)
 
     def forward(self, ids):
