@@ -9,7 +9,11 @@ import java.util.Optional;
 
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.ProducerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.header.internals.RecordHeaders;
+import org.apache.kafka.common.record.AbstractRecords;
+import org.apache.kafka.common.record.CompressionType;
+import org.apache.kafka.common.record.RecordBatch;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -17,7 +21,8 @@ import org.slf4j.LoggerFactory;
  * Everything a batch goes through between poll and produce, off the poll thread: decoding, the
  * batch function (through {@link BatchExecutor}), encoding, and turning failures into dead-letter
  * records plus whatever the stage's {@link RejectionHook} adds. A failure to decode or to encode
- * one input is that input's failure alone.
+ * one input is that input's failure alone, and so is an output too large for the producer: sent, it
+ * would fail the whole transaction, and the batch would be replayed into the same failure forever.
  */
 final class BatchProcessor<K, V> {
 
@@ -28,11 +33,13 @@ final class BatchProcessor<K, V> {
     private final StageDefinition<K, V> stage;
     private final BatchExecutor<K, V> executor;
     private final Clock clock;
+    private final int maxRecordBytes;
 
-    BatchProcessor(StageDefinition<K, V> stage, BatchExecutor<K, V> executor, Clock clock) {
+    BatchProcessor(StageDefinition<K, V> stage, BatchExecutor<K, V> executor, Clock clock, int maxRecordBytes) {
         this.stage = stage;
         this.executor = executor;
         this.clock = clock;
+        this.maxRecordBytes = maxRecordBytes;
     }
 
     Prepared process(List<ConsumerRecord<byte[], byte[]>> batch) throws TransientBatchException, InterruptedException {
@@ -86,10 +93,18 @@ final class BatchProcessor<K, V> {
         return new InputRecord<>(raw.index(), r.topic(), r.partition(), r.offset(), r.timestamp(), key, value);
     }
 
-    private static List<ProducerRecord<byte[], byte[]>> encodeAll(List<Output<?, ?>> outputs) {
+    private List<ProducerRecord<byte[], byte[]>> encodeAll(List<Output<?, ?>> outputs) {
         List<ProducerRecord<byte[], byte[]>> records = new ArrayList<>(outputs.size());
         for (Output<?, ?> o : outputs) {
-            records.add(encode(o));
+            ProducerRecord<byte[], byte[]> r = encode(o);
+            // the bound the producer itself checks against max.request.size before it sends
+            int size = AbstractRecords.estimateSizeInBytesUpperBound(RecordBatch.CURRENT_MAGIC_VALUE,
+                    CompressionType.NONE, r.key(), r.value(), r.headers().toArray());
+            if (size > maxRecordBytes) {
+                throw new RecordTooLargeException("the output for " + r.topic() + " is " + size
+                        + " bytes, over the producer's max.request.size of " + maxRecordBytes);
+            }
+            records.add(r);
         }
         return records;
     }

@@ -83,7 +83,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         this.listener = listener;
         BatchExecutor<K, V> executor = new BatchExecutor<>(definition.batchFunction(), settings.retries(),
                 settings.retryBackoff(), settings.retryBackoffMax(), d -> Thread.sleep(d.toMillis()));
-        this.processor = new BatchProcessor<>(definition, executor, Clock.systemUTC());
+        this.processor = new BatchProcessor<>(definition, executor, Clock.systemUTC(), settings.maxRecordBytes());
         this.batcher = new MicroBatcher<>(settings.batchMaxSize(), settings.linger(), settings.maxBuffered(),
                 System::nanoTime);
     }

@@ -177,6 +177,12 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
         return p;
     }
 
+    /** The producer's max.request.size: no single output may be larger. */
+    int maxRecordBytes() {
+        Object v = producerConfig().get(ProducerConfig.MAX_REQUEST_SIZE_CONFIG);
+        return v == null ? 1024 * 1024 /* the producer's default */ : Integer.parseInt(v.toString().trim());
+    }
+
     /** Settings for an Admin client (topic provisioning, lag checks). */
     public Map<String, Object> adminConfig() {
         Map<String, Object> p = new HashMap<>();

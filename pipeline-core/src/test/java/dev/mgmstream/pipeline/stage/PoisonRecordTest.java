@@ -15,6 +15,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.common.errors.RecordTooLargeException;
 import org.apache.kafka.common.errors.SerializationException;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringDeserializer;
@@ -110,10 +111,37 @@ class PoisonRecordTest {
         });
     }
 
+    @Test
+    void anOutputTooLargeToProduceIsItsInputsFailureNotTheBatchs() {
+        StageTestKit.createTopics(1, "large-in", "large-out", "large-dlq", "large-answers");
+        List<Map.Entry<String, byte[]>> records = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            records.add(Map.entry("task-" + i, ("v" + i).getBytes(StandardCharsets.UTF_8)));
+        }
+        StageTestKit.produce("large-in", records);
+        OutputTopic<String, String> largeOut = new OutputTopic<>("large-out", new StringSerializer(),
+                new StringSerializer());
+        // 2 MB of output for task-3, over the producer's default max.request.size of 1 MB: sent, it
+        // would abort every transaction that carries it
+        StageDefinition<String, String> definition = definition("large", "large-in", "large-dlq",
+                new StringDeserializer(), batch -> batch.stream().<Emitted>map(in -> Output.of(in, largeOut, in.key(),
+                        in.key().equals("task-3") ? "x".repeat(2 << 20) : in.value())).toList());
+        AtomicInteger committed = new AtomicInteger();
+        try (Stage<String, String> stage = startAndCount(definition, "large", committed)) {
+            await().atMost(Duration.ofSeconds(60)).until(() -> committed.get() >= 8);
+        }
+        assertThat(readAll("large-out", true)).extracting(ConsumerRecord::key).hasSize(7).doesNotContain("task-3");
+        assertThat(readAll("large-dlq", true)).singleElement().satisfies(r -> {
+            assertThat(r.key()).isEqualTo("task-3");
+            assertThat(header(r, "class")).isEqualTo(RecordTooLargeException.class.getName());
+            assertThat(header(r, "message")).contains("max.request.size");
+        });
+    }
+
     private StageDefinition<String, String> definition(String name, String in, String dlq, Deserializer<String> values,
                                                        BatchFunction<String, String> fn) {
         OutputTopic<String, String> rejectedTo = name.equals("poison") ? answers
-                : new OutputTopic<>("bytes-answers", new StringSerializer(), new StringSerializer());
+                : new OutputTopic<>(name + "-answers", new StringSerializer(), new StringSerializer());
         return StageDefinition.<String, String>builder(name)
                 .setInput(List.of(in), new StringDeserializer(), values)
                 .setDeadLetterTopic(dlq)
