@@ -105,8 +105,10 @@ def main():
     if a.card:
         with open(a.card) as f:
             text = f.read()
-        text = re.sub(r"(<!-- EVAL:START -->\n).*?(\n<!-- EVAL:END -->)", lambda mt: mt.group(1) + card_table(r)
-                      + mt.group(2), text, flags=re.S)
+        text, found = re.subn(r"(<!-- EVAL:START -->\n).*?(<!-- EVAL:END -->)",
+                              lambda mt: mt.group(1) + card_table(r) + "\n" + mt.group(2), text, flags=re.S)
+        if not found:
+            raise SystemExit(f"{a.card} has no <!-- EVAL:START --> ... <!-- EVAL:END --> markers")
         with open(a.card, "w") as f:
             f.write(text)
 
