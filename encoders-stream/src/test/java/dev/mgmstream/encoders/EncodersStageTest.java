@@ -134,7 +134,10 @@ class EncodersStageTest {
     private void produce(Map<String, String> config, List<ImageTask> tasks) {
         String topic = TopicCatalogue.fromConfig(config).name(TopicRole.IMAGE_TASKS);
         try (KafkaProducer<String, ImageTask> p = new KafkaProducer<>(
-                Map.of("bootstrap.servers", SharedKafka.bootstrapServers(), "max.request.size", 8 << 20),
+                // one batch in flight: a refused first batch is then retried before any later one is
+                // sent, so it cannot turn into an endless OUT_OF_ORDER_SEQUENCE_NUMBER loop
+                Map.of("bootstrap.servers", SharedKafka.bootstrapServers(), "max.request.size", 8 << 20,
+                        "max.in.flight.requests.per.connection", 1),
                 new StringSerializer(), AvroSerdes.valueSerde(TopicCatalogue.fromConfig(config)
                         .spec(TopicRole.IMAGE_TASKS), ImageTask.class, client, Map.of()).serializer())) {
             for (ImageTask t : tasks) {

@@ -3,12 +3,15 @@ package dev.mgmstream.pipeline.kafka;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Collection;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
 
 import dev.mgmstream.schemas.topics.TopicSpec;
@@ -17,8 +20,10 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.CreateTopicsResult;
 import org.apache.kafka.clients.admin.NewTopic;
+import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.common.KafkaFuture;
+import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
@@ -91,9 +96,11 @@ public final class TopicProvisioner {
     }
 
     /**
-     * Returns once every partition of the new topics has a leader in the metadata the brokers serve.
-     * Producing before that gets NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch
-     * is refused that way can then retry forever with OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the tests).
+     * Returns once every partition of the new topics has a leader that serves it: a leader in the
+     * metadata, and a ListOffsets answered by that leader (a broker names itself leader in the metadata
+     * a moment before its replica manager takes the partition on). Producing before that gets
+     * NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch is refused that way can then
+     * retry forever with OUT_OF_ORDER_SEQUENCE_NUMBER (seen in the tests, with the metadata check alone).
      */
     private void awaitLeaders(Set<String> topics) throws InterruptedException, ExecutionException {
         long deadline = System.nanoTime() + LEADER_WAIT.toNanos();
@@ -101,7 +108,7 @@ public final class TopicProvisioner {
             Map<String, TopicDescription> d = admin.describeTopics(topics).allTopicNames().get();
             boolean ready = d.values().stream().allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null
                     && !p.leader().isEmpty()));
-            if (ready) {
+            if (ready && served(d, deadline)) {
                 return;
             }
             if (System.nanoTime() > deadline) {
@@ -109,6 +116,19 @@ public final class TopicProvisioner {
                 return;
             }
             Thread.sleep(50);
+        }
+    }
+
+    private boolean served(Map<String, TopicDescription> topics, long deadline) throws InterruptedException {
+        Map<TopicPartition, OffsetSpec> latest = new HashMap<>();
+        topics.values().forEach(t -> t.partitions().forEach(p ->
+                latest.put(new TopicPartition(t.name(), p.partition()), OffsetSpec.latest())));
+        long left = Math.max(1, deadline - System.nanoTime());
+        try {
+            admin.listOffsets(latest).all().get(left, TimeUnit.NANOSECONDS);
+            return true;
+        } catch (ExecutionException | TimeoutException e) {
+            return false;
         }
     }
 
