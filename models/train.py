@@ -402,7 +402,8 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
 
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
              aux_letter_weight: float = 3.0, out_name: str = "",
-             loss_average: str = "token", mining_attention_weight: float = 1.0):
+             loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
+             base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = ""):
     torch.set_num_threads(threads)
     enc = torch.load(os.path.join(work, "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
@@ -416,6 +417,20 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     torch.manual_seed(3)
     proj = VisualProjector(cfg)
     lm = TinyLM(cfg)
+    if resume:
+        # continue a finished run: its projector (and mining, for the main model) and its LM
+        state = torch.load(resume)["state"]
+        proj.load_state_dict({k[len("projector."):]: v for k, v in state.items() if k.startswith("projector.")
+                              and (cfg.use_hr or not k.startswith("projector.mining."))})
+        lm.load_state_dict({k[len("lm."):]: v for k, v in state.items() if k.startswith("lm.")})
+        log(f"[{out_name or variant}] resuming projector and LM from {resume}")
+    if lm_from:
+        # A language model that already answers (trained with other encoders), as Mini-Gemini starts from
+        # a pretrained LLM: alignment then teaches only the projector (the LM is frozen there), and
+        # instruction tuning trains both.
+        state = torch.load(lm_from)["state"]
+        lm.load_state_dict({k[len("lm."):]: v for k, v in state.items() if k.startswith("lm.")})
+        log(f"[{out_name or variant}] language model from {lm_from}; frozen during alignment")
     # Auxiliary per-cell head on the visual tokens (dropped at export): it tells mining which HR
     # sub-patch holds each cell's detail (the sign's letters sit at one location of 256), which the
     # LM loss alone did not teach in 800 steps (sign reading stayed at 0%).
@@ -429,13 +444,30 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     sign_cell = torch.tensor([s.sign.cell if s.sign else 0 for s in scenes])
     sign_sub = torch.tensor([sign_centre_subpatch(s, cfg) for s in scenes])
     params = list(proj.parameters()) + list(lm.parameters()) + list(aux_head.parameters())
-    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=0.01, betas=(0.9, 0.98))
+    opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01, betas=(0.9, 0.98))
     rng = random.Random(7)
     image_id = tok.id("<image>")
     total = steps_align + steps_instruct
     t_start = time.time()
+
+    def save():
+        """The whole model as it stands (at every quick check too, so a stopped run keeps its last check)."""
+        model = MGMTiny(cfg)
+        model.lr_encoder.load_state_dict(vit.state_dict())
+        if cfg.use_hr:
+            model.hr_encoder.load_state_dict(cnx.state_dict())
+        model.projector.load_state_dict(proj.state_dict())
+        model.lm.load_state_dict(lm.state_dict())
+        out = os.path.join(work, out_name or variant)
+        os.makedirs(out, exist_ok=True)
+        torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "step": step + 1},
+                   os.path.join(out, "model.pt"))
+        log(f"[{out_name or variant}] saved {out}/model.pt (step {step + 1})")
+
     for step in range(total):
         aligning = step < steps_align
+        if lm_from:
+            lm.requires_grad_(not aligning)
         if aligning:   # alignment: captions only
             rows = rng.sample(range(len(scenes)), 24)
             items = [(r, world.CAPTION_PROMPT, scenes[r].caption()) for r in rows]
@@ -448,7 +480,7 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
                 for _ in range(4):
                     t = sample_task(rng, scenes[r])
                     items.append((r, t.prompt, t.answer))
-        base = 1e-3
+        base = base_lr
         s_local = step if aligning else step - steps_align
         n_local = steps_align if aligning else steps_instruct
         for pg in opt.param_groups:
@@ -496,20 +528,13 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
             eta = el / (step + 1) * (total - step - 1)
             log(f"[{out_name or variant}] {'align' if aligning else 'instruct'} step {step + 1}/{total} loss {lm_loss.item():.4f} "
                 f"aux {aux.item():.3f} elapsed {el / 60:.1f} min eta {eta / 60:.1f} min")
-        if step + 1 == steps_align or step + 1 == total or (not aligning and (step + 1 - steps_align) % 1000 == 0):
+        if step + 1 == steps_align or step + 1 == total or (not aligning and (step + 1 - steps_align) % check_every == 0):
             proj.eval(); lm.eval()
             log(f"[{out_name or variant}] quick check at step {step + 1}: {quick_eval(cfg, tok, proj, lm, vit, cnx)}")
             proj.train(); lm.train()
-    model = MGMTiny(cfg)
-    model.lr_encoder.load_state_dict(vit.state_dict())
-    if cfg.use_hr:
-        model.hr_encoder.load_state_dict(cnx.state_dict())
-    model.projector.load_state_dict(proj.state_dict())
-    model.lm.load_state_dict(lm.state_dict())
-    out = os.path.join(work, out_name or variant)
-    os.makedirs(out, exist_ok=True)
-    torch.save({"config": cfg.to_dict(), "state": model.state_dict()}, os.path.join(out, "model.pt"))
-    log(f"[{out_name or variant}] saved {out}/model.pt")
+            if step + 1 < total:
+                save()
+    save()
 
 
 def main():
@@ -530,6 +555,13 @@ def main():
                     help="experiment: average the LM loss over answer tokens or over tasks")
     ap.add_argument("--mining-attention-weight", type=float, default=1.0,
                     help="weight of the loss that points the sign cell's mining attention at the sign's centre")
+    ap.add_argument("--resume", default="", help="with --only-lm: start projector and LM from this model.pt")
+    ap.add_argument("--lm-from", default="",
+                    help="with --only-lm: start the LM (only) from this model.pt and freeze it during alignment")
+    ap.add_argument("--lm-lr", type=float, default=1e-3, help="peak learning rate of the LM stages")
+    ap.add_argument("--check-every", type=int, default=1000, help="instruction steps between quick checks")
+    ap.add_argument("--encoders-from", default="",
+                    help="take both frozen encoders from this model.pt (a finished run) and only cache their features")
     ap.add_argument("--out-name", default="", help="internal: folder under WORK for this LM run")
     ap.add_argument("--skip-encoders", action="store_true", help="reuse WORK/encoders.pt and features.pt")
     ap.add_argument("--reuse-hr", action="store_true",
@@ -541,7 +573,8 @@ def main():
     log.path = os.path.join(a.work, "train.log")
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
-                 a.out_name, a.loss_average, a.mining_attention_weight)
+                 a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
+                 a.lm_from)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
@@ -553,7 +586,9 @@ def main():
         scenes, images = render_pool(TRAIN_SEED, a.scenes)
         lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos.pt")
         vit = LRViT(cfg)
-        if os.path.exists(lr_ckpt):
+        if a.encoders_from:
+            pass
+        elif os.path.exists(lr_ckpt):
             log(f"reusing the pretrained LR ViT {lr_ckpt}")
             vit.load_state_dict(torch.load(lr_ckpt))
         else:
@@ -563,7 +598,14 @@ def main():
             vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
             del lr_views
             torch.save(vit.state_dict(), lr_ckpt)
-        if a.reuse_hr:
+        if a.encoders_from:
+            log(f"taking both encoders from {a.encoders_from}")
+            ck = torch.load(a.encoders_from)
+            cfg = Config.from_dict(ck["config"])
+            vit, cnx = LRViT(cfg), HRConvNeXt(cfg)
+            vit.load_state_dict({k[len("lr_encoder."):]: v for k, v in ck["state"].items() if k.startswith("lr_encoder.")})
+            cnx.load_state_dict({k[len("hr_encoder."):]: v for k, v in ck["state"].items() if k.startswith("hr_encoder.")})
+        elif a.reuse_hr:
             log("reusing the HR ConvNeXt of WORK/encoders.pt")
             cnx = HRConvNeXt(cfg)
             cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])

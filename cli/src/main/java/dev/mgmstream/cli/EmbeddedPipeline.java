@@ -9,13 +9,14 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 import dev.mgmstream.encoders.EncodersStage;
 import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
-import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
 import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
@@ -61,35 +62,98 @@ final class EmbeddedPipeline implements AutoCloseable {
      * @param fileRoots folders whose image files the encoders may read by {@code file:} URI
      */
     static EmbeddedPipeline start(Map<String, String> base, Path work, List<Path> fileRoots, MeterRegistry meters) {
-        EmbeddedKafka kafka = EmbeddedKafka.start(EmbeddedKafka.Options.defaults());
+        Map<String, String> config = defaults(work, fileRoots);
+        config.putAll(base);
+        // The broker needs seconds to come up and the stages seconds to load their models: do both at once.
+        CompletableFuture<EmbeddedKafka> starting = CompletableFuture.supplyAsync(
+                () -> EmbeddedKafka.start(EmbeddedKafka.Options.defaults()), EmbeddedPipeline::onDaemonThread);
+        PendingRegistryClient client = new PendingRegistryClient();
+        List<AutoCloseable> opened = new ArrayList<>();
+        EmbeddedKafka kafka = null;
         InProcessSchemaRegistry registry = null;
-        SchemaRegistryClient client = null;
         EmbeddedPipeline pipeline = null;
         try {
+            Opened stages = openStages(config, client, meters, opened);
+            kafka = join(starting);
             registry = InProcessSchemaRegistry.start(kafka.bootstrapServers(), 0);
-            Map<String, String> config = defaults(work, fileRoots);
-            config.putAll(base);
             config.put("bootstrap.servers", kafka.bootstrapServers());
             config.put("schema.registry.url", registry.url());
-            client = HttpSchemaRegistryClient.fromConfig(config);
+            client.target(HttpSchemaRegistryClient.fromConfig(config));
             pipeline = new EmbeddedPipeline(kafka, registry, client, Map.copyOf(config));
+            pipeline.stages.addAll(opened);
+            opened.clear();
             provision(config);
-            pipeline.startStages(meters);
+            pipeline.startStages(stages, meters);
             return pipeline;
         } catch (RuntimeException e) {
             if (pipeline != null) {
                 pipeline.close();
             } else {
-                if (client != null) {
-                    client.close();
-                }
+                closeQuietly(opened);
+                client.close();
                 if (registry != null) {
                     registry.close();
                 }
-                kafka.close();
+                if (kafka != null) {
+                    kafka.close();
+                } else {
+                    starting.whenComplete((started, failed) -> {
+                        if (started != null) {
+                            started.close();
+                        }
+                    });
+                }
             }
             throw e;
         }
+    }
+
+    private static void onDaemonThread(Runnable task) {
+        Thread t = new Thread(task, "embedded-kafka-start");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    private static EmbeddedKafka join(CompletableFuture<EmbeddedKafka> starting) {
+        try {
+            return starting.join();
+        } catch (CompletionException e) {
+            if (e.getCause() instanceof RuntimeException r) {
+                throw r;
+            }
+            if (e.getCause() instanceof Error err) {
+                throw err;
+            }
+            throw e;
+        }
+    }
+
+    private static void closeQuietly(List<AutoCloseable> resources) {
+        for (AutoCloseable c : resources) {
+            try {
+                c.close();
+            } catch (Exception e) {
+                System.err.println("mgm: while stopping: " + e);
+            }
+        }
+    }
+
+    /** The stages with their models loaded, not yet connected to the broker. */
+    private record Opened(EncodersStage encoders, ReasoningStage reasoning, GenerationStage generation) {
+    }
+
+    private static Opened openStages(Map<String, String> config, SchemaRegistryClient client, MeterRegistry meters,
+                                     List<AutoCloseable> opened) {
+        EncodersStage encoders = EncodersStage.open(config, client, meters);
+        opened.add(encoders);
+        ReasoningStage reasoning = ReasoningStage.open(config, client, meters, encoders.store()::get);
+        opened.add(reasoning);
+        GenerationStage generation = null;
+        if (GenerationStage.modelPresent(config)) {
+            generation = GenerationStage.open(config, client, meters);
+            opened.add(generation);
+        }
+        return new Opened(encoders, reasoning, generation);
     }
 
     static Map<String, String> defaults(Path work, List<Path> fileRoots) {
@@ -143,19 +207,11 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
     }
 
-    private void startStages(MeterRegistry meters) {
-        EncodersStage encoders = EncodersStage.open(config, client, meters);
-        stages.add(encoders);
-        Stage<?, ?> encoding = encoders.start(StageSettings.from(EncodersStage.NAME, config), meters);
-        stages.add(0, encoding);
-        ReasoningStage reasoning = ReasoningStage.open(config, client, meters, encoders.store()::get);
-        stages.add(reasoning);
-        Stage<?, ?> reasoningRun = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
-        stages.add(0, reasoningRun);
-        if (GenerationStage.modelPresent(config)) {
-            GenerationStage generation = GenerationStage.open(config, client, meters);
-            stages.add(generation);
-            stages.add(0, generation.start(StageSettings.from(GenerationStage.NAME, config), meters));
+    private void startStages(Opened opened, MeterRegistry meters) {
+        stages.add(0, opened.encoders().start(StageSettings.from(EncodersStage.NAME, config), meters));
+        stages.add(0, opened.reasoning().start(StageSettings.from(ReasoningStage.NAME, config), meters));
+        if (opened.generation() != null) {
+            stages.add(0, opened.generation().start(StageSettings.from(GenerationStage.NAME, config), meters));
         }
         sink = SinkStage.start(config, meters);
         stages.add(0, sink);
@@ -186,7 +242,8 @@ final class EmbeddedPipeline implements AutoCloseable {
             if (System.nanoTime() > deadline || sink.failure().isPresent()) {
                 return false;
             }
-            Thread.sleep(100);
+            sink.flushSoon(); // every answer is on the topic: no point waiting out the commit interval
+            Thread.sleep(50);
         }
         return true;
     }

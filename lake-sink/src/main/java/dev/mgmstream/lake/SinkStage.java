@@ -94,6 +94,8 @@ public final class SinkStage implements Runnable, AutoCloseable {
     private long firstBufferedAt;
     private int commitCount;
 
+    private volatile boolean flushRequested;
+
     public SinkStage(Map<String, String> config, MeterRegistry registry) {
         this(config, registry, Hooks.NONE);
     }
@@ -135,6 +137,14 @@ public final class SinkStage implements Runnable, AutoCloseable {
     }
 
     /** Answer records this instance has committed to the lake (dead-lettered ones included) since it started. */
+    /**
+     * Commits what is buffered after the next poll instead of at the end of the commit interval: for a
+     * caller that knows no more answers are coming soon (a bulk run that has all its results).
+     */
+    public void flushSoon() {
+        flushRequested = true;
+    }
+
     public long recordsCommitted() {
         return (long) (rowsWritten.count() + deadLettered.count());
     }
@@ -172,8 +182,9 @@ public final class SinkStage implements Runnable, AutoCloseable {
                     continue;
                 }
                 boolean due = !rows.isEmpty() || !deadLetters.isEmpty();
-                if (due && (rows.size() >= lake.maxRows()
+                if (due && (flushRequested || rows.size() >= lake.maxRows()
                         || System.nanoTime() - firstBufferedAt >= lake.commitInterval().toNanos())) {
+                    flushRequested = false;
                     flusher.flush();
                 }
             }

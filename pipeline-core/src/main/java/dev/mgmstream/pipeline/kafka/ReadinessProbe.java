@@ -1,6 +1,7 @@
 package dev.mgmstream.pipeline.kafka;
 
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -8,6 +9,7 @@ import java.util.Properties;
 import java.util.UUID;
 import java.util.concurrent.ExecutionException;
 
+import org.apache.kafka.clients.CommonClientConfigs;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
 import org.apache.kafka.clients.admin.NewTopic;
@@ -31,6 +33,17 @@ final class ReadinessProbe {
 
     static final String TOPIC = "__mgm_readiness";
 
+    /**
+     * The clients' backoffs grow to a second while the node is still coming up (listener not yet
+     * bound, coordinators loading); polling a local node every 50 ms costs nothing and saves those
+     * seconds on every start.
+     */
+    private static final Map<String, Object> FAST_RETRIES = Map.of(
+            CommonClientConfigs.RETRY_BACKOFF_MS_CONFIG, 20,
+            CommonClientConfigs.RETRY_BACKOFF_MAX_MS_CONFIG, 50,
+            CommonClientConfigs.RECONNECT_BACKOFF_MS_CONFIG, 20,
+            CommonClientConfigs.RECONNECT_BACKOFF_MAX_MS_CONFIG, 50);
+
     private ReadinessProbe() {
     }
 
@@ -45,6 +58,7 @@ final class ReadinessProbe {
     private static void createTopic(String bootstrap, long deadline) {
         Properties p = new Properties();
         p.put(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap);
+        p.putAll(FAST_RETRIES);
         try (Admin admin = Admin.create(p)) {
             while (true) {
                 try {
@@ -68,11 +82,12 @@ final class ReadinessProbe {
     }
 
     private static void produceTransactionally(String bootstrap, String marker) {
-        Map<String, Object> p = Map.of(
+        Map<String, Object> p = new HashMap<>(FAST_RETRIES);
+        p.putAll(Map.of(
                 ProducerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ProducerConfig.TRANSACTIONAL_ID_CONFIG, "mgm-readiness-" + marker,
                 ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, StringSerializer.class,
-                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class);
+                ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, StringSerializer.class));
         try (KafkaProducer<String, String> producer = new KafkaProducer<>(p)) {
             producer.initTransactions();
             producer.beginTransaction();
@@ -82,11 +97,13 @@ final class ReadinessProbe {
     }
 
     private static void consume(String bootstrap, String marker, long deadline) {
-        Map<String, Object> p = Map.of(
+        Map<String, Object> p = new HashMap<>(FAST_RETRIES);
+        p.putAll(Map.of(
                 ConsumerConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
                 ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed",
+                ConsumerConfig.FETCH_MAX_WAIT_MS_CONFIG, 50,
                 ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class,
-                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class);
+                ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, StringDeserializer.class));
         TopicPartition tp = new TopicPartition(TOPIC, 0);
         try (KafkaConsumer<String, String> consumer = new KafkaConsumer<>(p)) {
             consumer.assign(List.of(tp));
