@@ -32,7 +32,8 @@ import static org.awaitility.Awaitility.await;
 
 /**
  * The production shape on one machine, with crashes: {@code mgm kafka}, two {@code mgm stage encoders},
- * two {@code mgm stage reasoning} and one {@code mgm stage sink}, each its own JVM, while
+ * two {@code mgm stage reasoning}, one {@code mgm stage sink} and one {@code mgm stage generation}, each
+ * its own JVM, while
  * {@code mgm run} pushes the tasks through; stage processes are killed with SIGKILL twice during the
  * run and restarted with their instance ids. Every task must end with exactly one result, and the
  * lake table with exactly one row per task.
@@ -80,7 +81,8 @@ class MultiProcessKillTest {
                 "--set", "reasoning.claim.check.roots=" + dir.resolve("visual-tokens"),
                 "--set", "encoders.source.s3.enabled=false",
                 "--set", "stage.batch.linger.ms=50",
-                "--set", "lake.warehouse=" + dir.resolve("lake"));
+                "--set", "lake.warehouse=" + dir.resolve("lake"),
+                "--set", "generation.images.dir=" + dir.resolve("generated-images"));
         stages.put(which + "/" + instance, p);
         return p;
     }
@@ -130,6 +132,9 @@ class MultiProcessKillTest {
             stage("reasoning", id, bootstrap, registry);
         }
         stage("sink", "s1", bootstrap, registry);
+        // generate tasks go from reasoning to the generation stage when the bundled generator is there;
+        // without this process they would never get their result
+        stage("generation", "g1", bootstrap, registry);
 
         Path results = dir.resolve("results.jsonl");
         Process run = mgm("run", "run", "--bootstrap-servers", bootstrap, "--schema-registry", registry,
@@ -147,6 +152,7 @@ class MultiProcessKillTest {
         kill("encoders/e2", bootstrap, registry);
         kill("reasoning/r2", bootstrap, registry);
         kill("sink/s1", bootstrap, registry);
+        kill("generation/g1", bootstrap, registry);
 
         assertThat(run.waitFor(40, TimeUnit.MINUTES)).isTrue();
         assertThat(run.exitValue()).as(Files.readString(dir.resolve("run.log"))).isZero();
