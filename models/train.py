@@ -400,6 +400,11 @@ def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
     return {k: round(v[0] / v[1], 3) for k, v in sorted(per.items())}
 
 
+def sub_state(state: dict, prefix: str) -> dict:
+    """The entries of a whole model's state dict under one submodule, with the prefix taken off."""
+    return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+
+
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
              aux_letter_weight: float = 3.0, out_name: str = "",
              loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
@@ -420,16 +425,16 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     if resume:
         # continue a finished run: its projector (and mining, for the main model) and its LM
         state = torch.load(resume)["state"]
-        proj.load_state_dict({k[len("projector."):]: v for k, v in state.items() if k.startswith("projector.")
-                              and (cfg.use_hr or not k.startswith("projector.mining."))})
-        lm.load_state_dict({k[len("lm."):]: v for k, v in state.items() if k.startswith("lm.")})
+        projector = sub_state(state, "projector.")
+        proj.load_state_dict(projector if cfg.use_hr else {k: v for k, v in projector.items()
+                                                            if not k.startswith("mining.")})
+        lm.load_state_dict(sub_state(state, "lm."))
         log(f"[{out_name or variant}] resuming projector and LM from {resume}")
     if lm_from:
         # A language model that already answers (trained with other encoders), as Mini-Gemini starts from
         # a pretrained LLM: alignment then teaches only the projector (the LM is frozen there), and
         # instruction tuning trains both.
-        state = torch.load(lm_from)["state"]
-        lm.load_state_dict({k[len("lm."):]: v for k, v in state.items() if k.startswith("lm.")})
+        lm.load_state_dict(sub_state(torch.load(lm_from)["state"], "lm."))
         log(f"[{out_name or variant}] language model from {lm_from}; frozen during alignment")
     # Auxiliary per-cell head on the visual tokens (dropped at export): it tells mining which HR
     # sub-patch holds each cell's detail (the sign's letters sit at one location of 256), which the
@@ -573,6 +578,8 @@ def main():
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
+    if a.resume and a.lm_from:
+        raise SystemExit("--resume and --lm-from both set the LM; give one")
     if a.template_weights:
         for item in a.template_weights.split(","):
             name, w = item.split("=")
@@ -593,34 +600,33 @@ def main():
     if not a.skip_encoders:
         log(f"rendering {a.scenes} training scenes (seed {TRAIN_SEED})")
         scenes, images = render_pool(TRAIN_SEED, a.scenes)
-        lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos.pt")
-        vit = LRViT(cfg)
-        if a.encoders_from:
-            pass
-        elif os.path.exists(lr_ckpt):
-            log(f"reusing the pretrained LR ViT {lr_ckpt}")
-            vit.load_state_dict(torch.load(lr_ckpt))
-        else:
-            log("pretraining the LR ViT on per-cell targets")
-            lr_views = torch.cat([lr_from_hr(from_uint8(images[i:i + 256]), cfg.lr_size)
-                                  for i in range(0, len(images), 256)])
-            vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
-            del lr_views
-            torch.save(vit.state_dict(), lr_ckpt)
         if a.encoders_from:
             log(f"taking both encoders from {a.encoders_from}")
             ck = torch.load(a.encoders_from)
             cfg = Config.from_dict(ck["config"])
             vit, cnx = LRViT(cfg), HRConvNeXt(cfg)
-            vit.load_state_dict({k[len("lr_encoder."):]: v for k, v in ck["state"].items() if k.startswith("lr_encoder.")})
-            cnx.load_state_dict({k[len("hr_encoder."):]: v for k, v in ck["state"].items() if k.startswith("hr_encoder.")})
-        elif a.reuse_hr:
-            log("reusing the HR ConvNeXt of WORK/encoders.pt")
-            cnx = HRConvNeXt(cfg)
-            cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])
+            vit.load_state_dict(sub_state(ck["state"], "lr_encoder."))
+            cnx.load_state_dict(sub_state(ck["state"], "hr_encoder."))
         else:
-            log("pretraining the HR ConvNeXt on dense per-location targets")
-            cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
+            vit = LRViT(cfg)
+            lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos.pt")
+            if os.path.exists(lr_ckpt):
+                log(f"reusing the pretrained LR ViT {lr_ckpt}")
+                vit.load_state_dict(torch.load(lr_ckpt))
+            else:
+                log("pretraining the LR ViT on per-cell targets")
+                lr_views = torch.cat([lr_from_hr(from_uint8(images[i:i + 256]), cfg.lr_size)
+                                      for i in range(0, len(images), 256)])
+                vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
+                del lr_views
+                torch.save(vit.state_dict(), lr_ckpt)
+            if a.reuse_hr:
+                log("reusing the HR ConvNeXt of WORK/encoders.pt")
+                cnx = HRConvNeXt(cfg)
+                cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])
+            else:
+                log("pretraining the HR ConvNeXt on dense per-location targets")
+                cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
         vit.eval(); cnx.eval()
         torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict(), "hr_encoder": cnx.state_dict()},
                    os.path.join(a.work, "encoders.pt"))
@@ -634,7 +640,9 @@ def main():
     log("alignment and instruction tuning: main model and LR-only ablation side by side")
     procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", v,
                                "--align-steps", str(a.align_steps), "--instruct-steps", str(a.instruct_steps),
-                               "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight)])
+                               "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight),
+                               "--lm-lr", str(a.lm_lr), "--check-every", str(a.check_every),
+                               "--template-weights", a.template_weights])
              for v in ("main", "lronly")]
     codes = [p.wait() for p in procs]
     if any(codes):

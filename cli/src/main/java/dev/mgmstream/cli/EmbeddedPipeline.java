@@ -25,7 +25,6 @@ import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.OffsetSpec;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
@@ -180,30 +179,8 @@ final class EmbeddedPipeline implements AutoCloseable {
 
     /** Creates the topics and waits until each partition has a leader that takes writes. */
     static void provision(Map<String, String> config) {
-        TopicCatalogue topics = TopicCatalogue.fromConfig(config);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", config.get("bootstrap.servers")))) {
-            new TopicProvisioner(admin).ensure(topics.all());
-            Map<TopicPartition, OffsetSpec> all = new HashMap<>();
-            admin.describeTopics(topics.all().stream().map(s -> s.name()).toList()).allTopicNames().get()
-                    .forEach((name, d) -> d.partitions().forEach(p ->
-                            all.put(new TopicPartition(name, p.partition()), OffsetSpec.latest())));
-            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-            while (true) {
-                try {
-                    admin.listOffsets(all).all().get();
-                    return;
-                } catch (Exception notYet) {
-                    if (System.nanoTime() > deadline) {
-                        throw new IllegalStateException("Topics have no leaders after 60 s", notYet);
-                    }
-                    Thread.sleep(100);
-                }
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException("Interrupted while creating topics", e);
-        } catch (java.util.concurrent.ExecutionException e) {
-            throw new IllegalStateException("Could not create the topics", e.getCause());
+            new TopicProvisioner(admin).ensure(TopicCatalogue.fromConfig(config).all());
         }
     }
 

@@ -33,8 +33,6 @@ import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicRole;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
-import org.apache.kafka.clients.admin.OffsetSpec;
-import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.StringDeserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterEach;
@@ -43,7 +41,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import static org.assertj.core.api.Assertions.assertThat;
-import static org.awaitility.Awaitility.await;
 
 /**
  * The bulk run against the in-process broker and registry, with a real stage on the stage runtime
@@ -73,16 +70,6 @@ class BulkRunTest {
         TopicCatalogue topics = TopicCatalogue.fromConfig(config);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
             new TopicProvisioner(admin).ensure(topics.all());
-            await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
-                Map<TopicPartition, OffsetSpec> all = new HashMap<>();
-                for (TopicRole role : List.of(TopicRole.IMAGE_TASKS, TopicRole.ANSWERS)) {
-                    String t = topics.name(role);
-                    admin.describeTopics(List.of(t)).allTopicNames().get().get(t).partitions()
-                            .forEach(p -> all.put(new TopicPartition(t, p.partition()), OffsetSpec.latest()));
-                }
-                admin.listOffsets(all).all().get();
-                return true;
-            });
         }
         OutputTopic<String, Answer> answers = new OutputTopic<>(topics.name(TopicRole.ANSWERS), new StringSerializer(),
                 AvroSerdes.valueSerde(topics.spec(TopicRole.ANSWERS), Answer.class, client, config).serializer());

@@ -136,7 +136,6 @@ public final class SinkStage implements Runnable, AutoCloseable {
         return lake;
     }
 
-    /** Answer records this instance has committed to the lake (dead-lettered ones included) since it started. */
     /**
      * Commits what is buffered after the next poll instead of at the end of the commit interval: for a
      * caller that knows no more answers are coming soon (a bulk run that has all its results).
@@ -145,6 +144,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
         flushRequested = true;
     }
 
+    /** Answer records this instance has committed to the lake (dead-lettered ones included) since it started. */
     public long recordsCommitted() {
         return (long) (rowsWritten.count() + deadLettered.count());
     }

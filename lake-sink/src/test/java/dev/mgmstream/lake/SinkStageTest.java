@@ -62,28 +62,12 @@ class SinkStageTest {
         topics = TopicCatalogue.fromConfig(config);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
             new TopicProvisioner(admin).ensure(topics.all());
-            awaitLeaders(admin, topics.name(TopicRole.ANSWERS));
         }
     }
 
     @AfterEach
     void tearDown() {
         registry.close();
-    }
-
-    /**
-     * A producer that writes to a partition whose leader is still being set up can get stuck on
-     * out-of-order sequence errors; listing offsets succeeds only once every partition has a leader.
-     */
-    static void awaitLeaders(Admin admin, String topic) {
-        await().atMost(Duration.ofSeconds(30)).ignoreExceptions().until(() -> {
-            Map<TopicPartition, org.apache.kafka.clients.admin.OffsetSpec> all = new HashMap<>();
-            admin.describeTopics(List.of(topic)).allTopicNames().get().get(topic).partitions()
-                    .forEach(p -> all.put(new TopicPartition(topic, p.partition()),
-                            org.apache.kafka.clients.admin.OffsetSpec.latest()));
-            admin.listOffsets(all).all().get();
-            return true;
-        });
     }
 
     /** Writes answers 0..count-1, with one record of garbage bytes in the middle. */
@@ -129,6 +113,24 @@ class SinkStageTest {
                     .map(p -> new TopicPartition(dlq, p.partition())).toList();
             return c.endOffsets(parts).values().stream().mapToLong(Long::longValue).sum();
         }
+    }
+
+    @Test
+    void flushSoonCommitsWithoutWaitingOutTheCommitInterval() throws Exception {
+        config.put("sink.commit.interval.ms", "600000");
+        config.put("sink.commit.max.rows", "5000");
+        produceAnswers(20, -1);
+        SinkStage sink = SinkStage.start(instance("0"), new SimpleMeterRegistry());
+        try {
+            await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                sink.flushSoon();
+                return tableRows() == 20;
+            });
+        } finally {
+            sink.close();
+        }
+        assertThat(sink.failure()).isEmpty();
+        assertThat(sink.recordsCommitted()).isEqualTo(20);
     }
 
     @Test
@@ -216,7 +218,6 @@ class SinkStageTest {
                 new TopicProvisioner(admin).ensure(List.of(topics.spec(TopicRole.ANSWERS)));
                 return true;
             });
-            awaitLeaders(admin, answers);
         }
         produceAnswers(30, -1);
         SinkStage second = SinkStage.start(instance("0"), new SimpleMeterRegistry());

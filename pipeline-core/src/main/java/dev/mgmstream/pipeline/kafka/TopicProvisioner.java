@@ -58,7 +58,8 @@ public final class TopicProvisioner {
             Set<String> existing = admin.listTopics().names().get();
             List<TopicSpec> missing = specs.stream().filter(s -> !existing.contains(s.name())).toList();
             Set<String> created = create(missing);
-            awaitLeaders(created);
+            // existing topics too: on a broker just restarted with its data, their leaders come back later
+            awaitLeaders(specs.stream().map(TopicSpec::name).collect(Collectors.toSet()));
             List<TopicSpec> toCheck = specs.stream().filter(s -> !created.contains(s.name())).toList();
             verify(toCheck);
             return created;
@@ -96,7 +97,7 @@ public final class TopicProvisioner {
     }
 
     /**
-     * Returns once every partition of the new topics has a leader that serves it: a leader in the
+     * Returns once every partition of the topics has a leader that serves it: a leader in the
      * metadata, and a ListOffsets answered by that leader (a broker names itself leader in the metadata
      * a moment before its replica manager takes the partition on). Producing before that gets
      * NOT_LEADER_OR_FOLLOWER, and an idempotent producer whose first batch is refused that way can then
