@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
+import java.util.concurrent.Executor;
 
 import dev.mgmstream.encoders.EncodersStage;
 import dev.mgmstream.lake.SinkStage;
@@ -43,7 +44,10 @@ final class EmbeddedPipeline implements AutoCloseable {
     private final EmbeddedKafka kafka;
     private final InProcessSchemaRegistry registry;
     private final SchemaRegistryClient client;
-    private final List<AutoCloseable> stages = new ArrayList<>();
+    /** The started stages' run loops; they stop together. */
+    private final List<AutoCloseable> running = new ArrayList<>();
+    /** The stages' models, closed once no run loop uses them. */
+    private final List<AutoCloseable> models = new ArrayList<>();
     private final Map<String, String> config;
     private SinkStage sink;
 
@@ -65,7 +69,7 @@ final class EmbeddedPipeline implements AutoCloseable {
         config.putAll(base);
         // The broker needs seconds to come up and the stages seconds to load their models: do both at once.
         CompletableFuture<EmbeddedKafka> starting = CompletableFuture.supplyAsync(
-                () -> EmbeddedKafka.start(EmbeddedKafka.Options.defaults()), EmbeddedPipeline::onDaemonThread);
+                () -> EmbeddedKafka.start(EmbeddedKafka.Options.defaults()), daemon("embedded-kafka-start"));
         PendingRegistryClient client = new PendingRegistryClient();
         List<AutoCloseable> opened = new ArrayList<>();
         EmbeddedKafka kafka = null;
@@ -79,7 +83,7 @@ final class EmbeddedPipeline implements AutoCloseable {
             config.put("schema.registry.url", registry.url());
             client.target(HttpSchemaRegistryClient.fromConfig(config));
             pipeline = new EmbeddedPipeline(kafka, registry, client, Map.copyOf(config));
-            pipeline.stages.addAll(opened);
+            pipeline.models.addAll(opened);
             opened.clear();
             provision(config);
             pipeline.startStages(stages, meters);
@@ -107,10 +111,13 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
     }
 
-    private static void onDaemonThread(Runnable task) {
-        Thread t = new Thread(task, "embedded-kafka-start");
-        t.setDaemon(true);
-        t.start();
+    /** Runs each task on a new daemon thread, so that a stuck start or stop cannot keep the JVM alive. */
+    private static Executor daemon(String name) {
+        return task -> {
+            Thread t = new Thread(task, name);
+            t.setDaemon(true);
+            t.start();
+        };
     }
 
     private static EmbeddedKafka join(CompletableFuture<EmbeddedKafka> starting) {
@@ -185,13 +192,13 @@ final class EmbeddedPipeline implements AutoCloseable {
     }
 
     private void startStages(Opened opened, MeterRegistry meters) {
-        stages.add(0, opened.encoders().start(StageSettings.from(EncodersStage.NAME, config), meters));
-        stages.add(0, opened.reasoning().start(StageSettings.from(ReasoningStage.NAME, config), meters));
+        running.add(opened.encoders().start(StageSettings.from(EncodersStage.NAME, config), meters));
+        running.add(opened.reasoning().start(StageSettings.from(ReasoningStage.NAME, config), meters));
         if (opened.generation() != null) {
-            stages.add(0, opened.generation().start(StageSettings.from(GenerationStage.NAME, config), meters));
+            running.add(opened.generation().start(StageSettings.from(GenerationStage.NAME, config), meters));
         }
         sink = SinkStage.start(config, meters);
-        stages.add(0, sink);
+        running.add(sink);
     }
 
     /**
@@ -201,6 +208,7 @@ final class EmbeddedPipeline implements AutoCloseable {
      */
     boolean awaitLake(Duration timeout) throws InterruptedException {
         String topic = TopicCatalogue.fromConfig(config).name(dev.mgmstream.schemas.topics.TopicRole.ANSWERS);
+        sink.flushSoon(); // the run has its results, so the sink can commit while the answers are counted
         long answers = 0;
         try (KafkaConsumer<byte[], byte[]> c = new KafkaConsumer<>(Map.of("bootstrap.servers", kafka.bootstrapServers(),
                 "isolation.level", "read_committed"), new ByteArrayDeserializer(), new ByteArrayDeserializer())) {
@@ -238,16 +246,19 @@ final class EmbeddedPipeline implements AutoCloseable {
         return registry.url();
     }
 
-    /** Stops the stages (each finishes or abandons its batch consistently), then the registry and the broker. */
+    /**
+     * Stops the stages (each finishes or abandons its batch consistently), then the registry and the broker.
+     * The stages stop side by side: each one's stop waits out its own consumer's leave and its producer's
+     * close, and one after another those waits added up to seconds at the end of every run.
+     */
     @Override
     public void close() {
-        for (AutoCloseable c : stages) {
-            try {
-                c.close();
-            } catch (Exception e) {
-                System.err.println("mgm: while stopping: " + e);
-            }
+        List<CompletableFuture<Void>> stopping = new ArrayList<>();
+        for (AutoCloseable c : running) {
+            stopping.add(CompletableFuture.runAsync(() -> closeQuietly(List.of(c)), daemon("embedded-stage-stop")));
         }
+        stopping.forEach(CompletableFuture::join);
+        closeQuietly(models);
         client.close();
         registry.close();
         kafka.close();
