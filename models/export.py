@@ -6,6 +6,7 @@ Usage: models/py models/export.py --checkpoint models/work/main/model.pt --out m
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import os
 import shutil
@@ -184,6 +185,11 @@ def golden(loaded: Loaded, out: str) -> None:
     shutil.rmtree(gdir, ignore_errors=True)
     os.makedirs(gdir)
     m, tok, cfg = loaded.model, loaded.tok, loaded.cfg
+    # The components' outputs are the exported weights' function computed in float64. Float32 results
+    # (PyTorch's or ONNX Runtime's) each stray from it by rounding alone; with activations up to ~60
+    # that is ~1e-4 (session 6: PyTorch's float32 visual tokens 1.3e-4 from float64), so a float32
+    # golden would hold the Java side to PyTorch's rounding rather than to the model.
+    exact = copy.deepcopy(m).double()
     scenes = world.sample_scenes(GOLDEN_SEED, GOLDEN_SCENES, jpeg_share=0.0)
     entries = []
     from PIL import Image
@@ -193,9 +199,9 @@ def golden(loaded: Loaded, out: str) -> None:
         img.save(os.path.join(gdir, name + ".png"))
         img = Image.open(os.path.join(gdir, name + ".png")).convert("RGB")
         lr, hr = loaded.views(img)
-        lr_f = m.lr_encoder(lr)
-        hr_f = m.hr_encoder(hr) if cfg.use_hr else None
-        vis = m.projector(lr_f, hr_f)
+        lr_f = exact.lr_encoder(lr.double())
+        hr_f = exact.hr_encoder(hr.double()) if cfg.use_hr else None
+        vis = exact.projector(lr_f, hr_f)
         e = {"id": name, "image": name + ".png", "caption": scene.caption(),
              "lr_features": write_bin(os.path.join(gdir, name + ".lr_features.bin"), lr_f),
              "visual_tokens": write_bin(os.path.join(gdir, name + ".visual_tokens.bin"), vis)}
@@ -210,9 +216,10 @@ def golden(loaded: Loaded, out: str) -> None:
         e["tasks"] = []
         for t in pick:
             ids = prompt_ids(tok, t.prompt, cfg.n_tokens)
-            emb = loaded.prompt_embeds(t.prompt, vis)
+            emb = loaded.prompt_embeds(t.prompt, vis.float())
             tt = emb.shape[0]
-            logits, _ = m.lm(emb.unsqueeze(0), torch.ones(1, tt, dtype=torch.long), torch.arange(tt).unsqueeze(0))
+            logits, _ = exact.lm(emb.double().unsqueeze(0), torch.ones(1, tt, dtype=torch.long),
+                                 torch.arange(tt).unsqueeze(0))
             gen_ids = greedy(m.lm, [emb], tok.id("<end_of_turn>"), 96)[0]
             answer = tok.decode(gen_ids)
             e["tasks"].append({"kind": t.kind, "template": t.template, "prompt": t.prompt,

@@ -68,4 +68,12 @@ public final class GoldenScenes {
         }
         return m;
     }
+
+    public static float maxAbs(float[] a) {
+        float m = 0;
+        for (float v : a) {
+            m = Math.max(m, Math.abs(v));
+        }
+        return m;
+    }
 }

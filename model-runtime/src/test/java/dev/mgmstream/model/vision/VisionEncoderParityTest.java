@@ -19,13 +19,14 @@ import org.junit.jupiter.api.Test;
  * <p>Tolerances: the preprocessed pixels differ from PyTorch's only by float32 rounding order (1e-5); the
  * visual tokens must be within 1e-3 max abs, compared in float32 before any fp16 quantization. Batched and
  * one-by-one runs go through the same graphs, but ONNX Runtime may block its matrix products differently
- * for a different batch size, so they are held to 1e-5 rather than bit equality.
+ * for a different batch size, so they are held to a few float32 steps of the largest token value (1e-6 of
+ * it, at least 1e-6) rather than bit equality: an absolute 1e-5 is under 3 such steps once values reach 60.
  */
 class VisionEncoderParityTest {
 
     static final float TOKENS_TOL = 1e-3f;
     static final float PIXELS_TOL = 1e-5f;
-    static final float BATCH_TOL = 1e-5f;
+    static final float BATCH_REL_TOL = 1e-6f;
 
     static ModelManifest manifest;
     static GoldenScenes golden;
@@ -85,8 +86,9 @@ class VisionEncoderParityTest {
             assertThat(diff).as(s.id()).isLessThan(TOKENS_TOL);
 
             float[] alone = encoder.encode(List.of(all.get(i))).tokens().get(0);
+            float scale = Math.max(1f, GoldenScenes.maxAbs(batched.tokens().get(i)));
             assertThat(GoldenScenes.maxAbsDiff(alone, batched.tokens().get(i))).as(s.id() + " batched vs alone")
-                    .isLessThan(BATCH_TOL);
+                    .isLessThan(BATCH_REL_TOL * scale);
 
             // fp16 on the wire: each value within its own half-precision rounding of the float32 result
             float[] half = TensorBytes.decode(TensorBytes.encode(batched.tokens().get(i), "float16"), "float16");
