@@ -28,7 +28,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mgm import world  # noqa: E402
+from mgm import data, world  # noqa: E402
 from mgm.progress import ProgressLog  # noqa: E402
 from mgm.data import from_uint8, lr_from_hr, prompt_ids, answer_ids, sample_task, TEMPLATE_WEIGHT  # noqa: E402
 from mgm.generate import greedy  # noqa: E402
@@ -566,6 +566,9 @@ def main():
     ap.add_argument("--lm-lr", type=float, default=1e-3, help="peak learning rate of the LM stages")
     ap.add_argument("--template-weights", default="",
                     help="with --only-lm: reweight instruction templates, e.g. where=3,gen_remove=3")
+    ap.add_argument("--hard-where", type=float, default=0.0,
+                    help="sample `where` questions with more distractors (same colour or kind) more often: "
+                         "weight 1 + W per distractor")
     ap.add_argument("--check-every", type=int, default=1000, help="instruction steps between quick checks")
     ap.add_argument("--encoders-from", default="",
                     help="take both frozen encoders from this model.pt (a finished run) and only cache their features")
@@ -587,6 +590,7 @@ def main():
                 raise SystemExit(f"--template-weights: unknown template {name}; known: {sorted(TEMPLATE_WEIGHT)}")
             TEMPLATE_WEIGHT[name] = float(w)
         log(f"template weights: {TEMPLATE_WEIGHT}")
+    data.HARD_WHERE = a.hard_where
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
