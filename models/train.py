@@ -646,7 +646,7 @@ def main():
                                "--align-steps", str(a.align_steps), "--instruct-steps", str(a.instruct_steps),
                                "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight),
                                "--lm-lr", str(a.lm_lr), "--check-every", str(a.check_every),
-                               "--template-weights", a.template_weights])
+                               "--template-weights", a.template_weights, "--hard-where", str(a.hard_where)])
              for v in ("main", "lronly")]
     codes = [p.wait() for p in procs]
     if any(codes):

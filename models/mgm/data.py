@@ -83,15 +83,15 @@ def sample_task(rng: random.Random, scene: world.Scene, kinds: Sequence[str] = (
         by_t.setdefault(t.template, []).append(t)
     names = sorted(by_t)
     w = [TEMPLATE_WEIGHT.get(n, 1.0) for n in names]
+    hard = None
     if HARD_WHERE > 0 and "where" in by_t:
         # the distractors come with the scene, so it is the scene's `where` share that grows
         hard = [1.0 + HARD_WHERE * where_distractors(scene, t) for t in by_t["where"]]
         w[names.index("where")] *= sum(hard) / len(hard)
-        name = rng.choices(names, w)[0]
-        if name == "where":
-            return rng.choices(by_t[name], hard)[0]
-        return rng.choice(by_t[name])
-    return rng.choice(by_t[rng.choices(names, w)[0]])
+    name = rng.choices(names, w)[0]
+    if hard and name == "where":
+        return rng.choices(by_t[name], hard)[0]
+    return rng.choice(by_t[name])
 
 
 # Extra weight per distractor of a `where` question (0: every question alike). The trained model's

@@ -168,11 +168,7 @@ class EncodeBatchTest {
             float[] want = golden.tensor(s, "visual_tokens");
             float[] got = TensorBytes.decode(bytes(vt.getPayload()), vt.getDtype());
             assertThat(vt.getDtype()).isEqualTo("float16");
-            for (int i = 0; i < want.length; i++) {
-                // 1e-3 for the model, plus the half-precision rounding of the value itself
-                assertThat(Math.abs(got[i] - want[i])).as(s.id() + "[" + i + "]")
-                        .isLessThanOrEqualTo(1e-3f + Math.abs(want[i]) * 0x1p-11f);
-            }
+            GoldenScenes.assertFloat16Tokens(s.id(), got, want);
         }
     }
 
@@ -227,10 +223,7 @@ class EncodeBatchTest {
         assertThat(vt.getClaimCheckUri()).contains(TokenWriter.sha256(stored));
         float[] want = golden.tensor(golden.scenes().get(4), "visual_tokens");
         float[] got = TensorBytes.decode(stored, "float16");
-        for (int i = 0; i < want.length; i++) {
-            // float16 keeps 11 significant bits: within half a step of each value's own magnitude
-            assertThat(Math.abs(got[i] - want[i])).isLessThanOrEqualTo(1e-3f + Math.abs(want[i]) * 0x1p-11f);
-        }
+        GoldenScenes.assertFloat16Tokens("claim-checked tokens", got, want);
         assertThat(f.metrics().claimChecks()).isEqualTo(1);
     }
 

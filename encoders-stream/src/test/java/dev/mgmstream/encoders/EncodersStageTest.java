@@ -187,9 +187,7 @@ class EncodersStageTest {
             assertThat(first.value().getModelId()).isEqualTo(run.encoders().modelId());
             float[] got = TensorBytes.decode(bytes(first.value().getPayload()), first.value().getDtype());
             float[] want = golden.tensor(golden.scenes().get(0), "visual_tokens");
-            for (int i = 0; i < want.length; i++) {
-                assertThat(Math.abs(got[i] - want[i])).isLessThanOrEqualTo(1e-3f + Math.abs(want[i]) * 0x1p-11f);
-            }
+            GoldenScenes.assertFloat16Tokens("tokens of t1", got, want);
 
             Map<String, Answer> answers = new HashMap<>();
             read(config, TopicRole.ANSWERS, Answer.class).forEach(r -> answers.put(r.key(), r.value()));

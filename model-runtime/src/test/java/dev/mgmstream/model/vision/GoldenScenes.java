@@ -11,6 +11,8 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 
+import static org.assertj.core.api.Assertions.assertThat;
+
 /**
  * The golden scenes of an export (models/export.py): PNGs with the Python side's tensors as little-endian
  * float32 files. Read at test time from {@code mgm.models.dir}, so a re-exported model is checked as it is.
@@ -75,5 +77,18 @@ public final class GoldenScenes {
             m = Math.max(m, Math.abs(v));
         }
         return m;
+    }
+
+    /**
+     * Visual tokens that travelled as float16 against the export's float32 ones: within 1e-3 for the
+     * model, plus float16's own rounding of each value (11 significant bits), so the bound grows with
+     * the value rather than being one absolute number that large tokens overrun.
+     */
+    public static void assertFloat16Tokens(String what, float[] got, float[] want) {
+        assertThat(got).as(what).hasSameSizeAs(want);
+        for (int i = 0; i < want.length; i++) {
+            assertThat(Math.abs(got[i] - want[i])).as(what + "[" + i + "]")
+                    .isLessThanOrEqualTo(1e-3f + Math.abs(want[i]) * 0x1p-11f);
+        }
     }
 }
