@@ -14,6 +14,8 @@ import java.util.concurrent.CompletionException;
 import java.util.concurrent.Executor;
 
 import dev.mgmstream.encoders.EncodersStage;
+import dev.mgmstream.lake.LakeSettings;
+import dev.mgmstream.lake.LakeTable;
 import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
@@ -67,9 +69,14 @@ final class EmbeddedPipeline implements AutoCloseable {
     static EmbeddedPipeline start(Map<String, String> base, Path work, List<Path> fileRoots, MeterRegistry meters) {
         Map<String, String> config = defaults(work, fileRoots);
         config.putAll(base);
+        LakeSettings lake = LakeSettings.from(config); // a bad setting fails here, before anything has started
         // The broker needs seconds to come up and the stages seconds to load their models: do both at once.
         CompletableFuture<EmbeddedKafka> starting = CompletableFuture.supplyAsync(
                 () -> EmbeddedKafka.start(EmbeddedKafka.Options.defaults()), daemon("embedded-kafka-start"));
+        // Opening the lake table needs no broker, and its first open loads Iceberg and Hadoop (seconds of
+        // CPU): done now, it no longer competes with the stages once tasks flow.
+        CompletableFuture<LakeTable> lakeOpening = CompletableFuture.supplyAsync(
+                () -> LakeTable.open(lake), daemon("embedded-lake-open"));
         PendingRegistryClient client = new PendingRegistryClient();
         List<AutoCloseable> opened = new ArrayList<>();
         EmbeddedKafka kafka = null;
@@ -86,7 +93,7 @@ final class EmbeddedPipeline implements AutoCloseable {
             pipeline.models.addAll(opened);
             opened.clear();
             provision(config);
-            pipeline.startStages(stages, meters);
+            pipeline.startStages(stages, join(lakeOpening), meters);
             return pipeline;
         } catch (RuntimeException e) {
             if (pipeline != null) {
@@ -107,6 +114,10 @@ final class EmbeddedPipeline implements AutoCloseable {
                     });
                 }
             }
+            // The sink owns the table once started; before that (or if it never opened) it is closed here.
+            if (pipeline == null || pipeline.sink == null) {
+                lakeOpening.thenAccept(LakeTable::close);
+            }
             throw e;
         }
     }
@@ -120,7 +131,7 @@ final class EmbeddedPipeline implements AutoCloseable {
         };
     }
 
-    private static EmbeddedKafka join(CompletableFuture<EmbeddedKafka> starting) {
+    private static <T> T join(CompletableFuture<T> starting) {
         try {
             return starting.join();
         } catch (CompletionException e) {
@@ -191,13 +202,13 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
     }
 
-    private void startStages(Opened opened, MeterRegistry meters) {
+    private void startStages(Opened opened, LakeTable table, MeterRegistry meters) {
         running.add(opened.encoders().start(StageSettings.from(EncodersStage.NAME, config), meters));
         running.add(opened.reasoning().start(StageSettings.from(ReasoningStage.NAME, config), meters));
         if (opened.generation() != null) {
             running.add(opened.generation().start(StageSettings.from(GenerationStage.NAME, config), meters));
         }
-        sink = SinkStage.start(config, meters);
+        sink = SinkStage.start(config, meters, table);
         running.add(sink);
     }
 

@@ -12,6 +12,8 @@ import java.util.concurrent.CountDownLatch;
 
 import dev.mgmstream.ingest.BulkRun;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -43,6 +45,8 @@ import picocli.CommandLine.Option;
                 "  ./mgm run --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081 \\",
                 "      --input tasks.jsonl --output results.jsonl --timeout 30m"})
 final class RunCommand implements Callable<Integer> {
+
+    private static final Logger log = LoggerFactory.getLogger(RunCommand.class);
 
     static final class Target {
         @Option(names = "--embedded", required = true,
@@ -117,13 +121,15 @@ final class RunCommand implements Callable<Integer> {
         Path folder = input.toAbsolutePath().getParent();
         System.err.println("Starting the embedded pipeline (broker, schema registry, encoders, reasoning, "
                 + (ConfigOptions.generatorPresent(config) ? "generation, " : "") + "sink)...");
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, List.of(folder),
-                new SimpleMeterRegistry())) {
+                meters)) {
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);
             if (!pipeline.awaitLake(Duration.ofSeconds(interrupted ? 5 : 60))) {
                 System.err.println("mgm run: the lake sink had not caught up after 60 s; it resumes where it was on the next run");
             }
             System.err.println("Lake table: " + LakeLocation.describe(pipeline.config()));
+            log.info(TimeReport.of(meters));
             return summary.exitCode();
         } finally {
             DemoCommand.deleteQuietly(work);

@@ -27,6 +27,10 @@ public final class EncodersConfig extends KeyedConfig {
             "Threads ONNX Runtime uses inside one operator; 0 leaves ONNX Runtime's default (all cores).");
     public static final ConfigKey ENGINE_INTER_THREADS = new ConfigKey("encoders.engine.inter.op.threads", "0",
             "Threads across independent operators; 0 leaves ONNX Runtime's default.");
+    public static final ConfigKey ENGINE_SPIN_WAIT = new ConfigKey("encoders.engine.spin.wait", "false",
+            "Whether ONNX Runtime's idle threads spin-wait between operators (lower latency for a session "
+                    + "that has the cores to itself) or sleep (leaves the cores to the other stages and sessions of "
+                    + "the process; faster on a small machine running the whole pipeline).");
     public static final ConfigKey TRT_CACHE_DIR = new ConfigKey("encoders.engine.trt.cache.dir", "",
             "Folder where TensorRT keeps built engines, so a restart does not rebuild them.");
     public static final ConfigKey TRT_MIN_SHAPES = new ConfigKey("encoders.engine.trt.profile.min.shapes", "",
@@ -94,7 +98,8 @@ public final class EncodersConfig extends KeyedConfig {
             "How long the stage waits at start for the cache topic to be read to its end before consuming tasks.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
-            ENGINE_INTER_THREADS, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES, DECODE_THREADS,
+            ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,
+            DECODE_THREADS,
             MAX_BYTES, MAX_PIXELS, TOKENS_DTYPE, INLINE_MAX_BYTES, STORE_URI, FILE_ROOTS, S3_ENABLED, S3_BUCKETS,
             HTTP_ENABLED, HTTP_HOSTS, HTTP_ALLOW_PRIVATE, HTTP_CONNECT_TIMEOUT, HTTP_TIMEOUT, S3_ENDPOINT, S3_REGION,
             S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TIMEOUT, CACHE_ENABLED, CACHE_MAX_ENTRIES,
@@ -115,7 +120,7 @@ public final class EncodersConfig extends KeyedConfig {
     public EngineOptions engine() {
         return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
                 (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), text(TRT_CACHE_DIR),
-                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES));
+                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES), flag(ENGINE_SPIN_WAIT));
     }
 
     public HttpSource.Settings http() {

@@ -176,6 +176,12 @@ public final class EncodersStage implements AutoCloseable {
             ModelManifest manifest = ModelManifest.load(config.modelDir());
             VisionEncoder encoder = VisionEncoder.load(manifest, config.engine());
             opened.add(encoder);
+            try {
+                encoder.warmUp();
+            } catch (ai.djl.translate.TranslateException e) {
+                throw new IllegalStateException("the vision encoders of " + config.modelDir() + " cannot run: "
+                        + e.getMessage(), e);
+            }
             String dtype = config.text(EncodersConfig.TOKENS_DTYPE);
             if (dtype.isEmpty()) {
                 dtype = manifest.vision().visualTokensDtype() == null ? "float16" : manifest.vision().visualTokensDtype();

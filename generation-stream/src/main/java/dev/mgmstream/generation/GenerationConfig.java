@@ -24,6 +24,10 @@ public final class GenerationConfig extends KeyedConfig {
             "ONNX Runtime threads inside one operator; 0 is ONNX Runtime's default (one per core).");
     public static final ConfigKey ENGINE_INTER_THREADS = new ConfigKey("generation.engine.inter.op.threads", "0",
             "ONNX Runtime threads across operators; 0 is ONNX Runtime's default.");
+    public static final ConfigKey ENGINE_SPIN_WAIT = new ConfigKey("generation.engine.spin.wait", "false",
+            "Whether ONNX Runtime's idle threads spin-wait between operators (lower latency for a session "
+                    + "that has the cores to itself) or sleep (leaves the cores to the other stages and sessions of "
+                    + "the process; faster on a small machine running the whole pipeline).");
     public static final ConfigKey STEPS = new ConfigKey("generation.steps", "0",
             "Euler steps for a request that does not say; 0 means the generator's manifest default.");
     public static final ConfigKey GUIDANCE = new ConfigKey("generation.guidance", "",
@@ -36,7 +40,7 @@ public final class GenerationConfig extends KeyedConfig {
                     + "writes the same files.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
-            ENGINE_INTER_THREADS, STEPS, GUIDANCE, NEGATIVE_PROMPT, IMAGES_DIR);
+            ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, STEPS, GUIDANCE, NEGATIVE_PROMPT, IMAGES_DIR);
 
     public GenerationConfig(Map<String, String> config) {
         super(KEYS, config);
@@ -53,7 +57,8 @@ public final class GenerationConfig extends KeyedConfig {
 
     public EngineOptions engine() {
         return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
-                (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), "", "", "", "");
+                (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), "", "", "", "",
+                flag(ENGINE_SPIN_WAIT));
     }
 
     /** 0 when the manifest's default applies. */

@@ -19,11 +19,15 @@ import java.util.Map;
  * @param intraOpThreads threads inside a node (0 = ONNX Runtime's default)
  * @param trtCacheDir where TensorRT keeps built engines, so that a restart does not rebuild them
  * @param trtProfiles TensorRT shape profiles, e.g. {@code trt_profile_min_shapes -> pixel_values:1x3x96x96}
+ * @param spinWait whether ONNX Runtime's idle pool threads spin between operators instead of sleeping.
+ *                 Spinning shortens one session's latency when it has the cores to itself; with several
+ *                 sessions sharing a few cores (a pipeline's stages in one process) the spinning threads
+ *                 take the cores the working ones need.
  */
 public record EngineOptions(String provider, int deviceId, int interOpThreads, int intraOpThreads,
-                            String trtCacheDir, Map<String, String> trtProfiles) {
+                            String trtCacheDir, Map<String, String> trtProfiles, boolean spinWait) {
 
-    public static final EngineOptions CPU = new EngineOptions("cpu", 0, 0, 0, null, Map.of());
+    public static final EngineOptions CPU = new EngineOptions("cpu", 0, 0, 0, null, Map.of(), true);
 
     public EngineOptions {
         if (!provider.equals("cpu") && !provider.equals("cuda") && !provider.equals("tensorrt")) {
@@ -38,7 +42,7 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
      */
     public static EngineOptions fromSettings(String provider, int deviceId, int interOpThreads, int intraOpThreads,
                                              String trtCacheDir, String minShapes, String optShapes,
-                                             String maxShapes) {
+                                             String maxShapes, boolean spinWait) {
         Map<String, String> profiles = new HashMap<>();
         if (!minShapes.isEmpty()) {
             profiles.put("trt_profile_min_shapes", minShapes);
@@ -50,11 +54,11 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
             profiles.put("trt_profile_max_shapes", maxShapes);
         }
         return new EngineOptions(provider, deviceId, interOpThreads, intraOpThreads,
-                trtCacheDir.isEmpty() ? null : trtCacheDir, profiles);
+                trtCacheDir.isEmpty() ? null : trtCacheDir, profiles, spinWait);
     }
 
     public static EngineOptions cpu(int intraOpThreads) {
-        return new EngineOptions("cpu", 0, 1, intraOpThreads, null, Map.of());
+        return new EngineOptions("cpu", 0, 1, intraOpThreads, null, Map.of(), true);
     }
 
     Device device() {
@@ -70,6 +74,10 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
             }
             if (intraOpThreads > 0) {
                 so.setIntraOpNumThreads(intraOpThreads);
+            }
+            if (!spinWait) {
+                so.addConfigEntry("session.intra_op.allow_spinning", "0");
+                so.addConfigEntry("session.inter_op.allow_spinning", "0");
             }
             if (provider.equals("tensorrt")) {
                 OrtTensorRTProviderOptions trt = new OrtTensorRTProviderOptions(deviceId);

@@ -26,6 +26,10 @@ public final class ReasoningConfig extends KeyedConfig {
             "ONNX Runtime threads inside one operator; 0 is ONNX Runtime's default (one per core).");
     public static final ConfigKey ENGINE_INTER_THREADS = new ConfigKey("reasoning.engine.inter.op.threads", "0",
             "ONNX Runtime threads across operators; 0 is ONNX Runtime's default.");
+    public static final ConfigKey ENGINE_SPIN_WAIT = new ConfigKey("reasoning.engine.spin.wait", "false",
+            "Whether ONNX Runtime's idle threads spin-wait between operators (lower latency for a session "
+                    + "that has the cores to itself) or sleep (leaves the cores to the other stages and sessions of "
+                    + "the process; faster on a small machine running the whole pipeline).");
     public static final ConfigKey TRT_CACHE_DIR = new ConfigKey("reasoning.engine.trt.cache.dir", "",
             "Where the tensorrt provider keeps built engines, so that a restart does not rebuild them; empty is "
                     + "ONNX Runtime's default.");
@@ -60,7 +64,8 @@ public final class ReasoningConfig extends KeyedConfig {
                     + "(the encoders' encoders.tokens.store.uri). Other schemes need a reader given by the caller.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
-            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,
+            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES,
+            TRT_MAX_SHAPES,
             SLOTS, BATCHING, ADMIT_MIN_FREE, MAX_NEW_TOKENS, TOP_K,
             GENERATE_OUTPUT, CLAIM_CHECK_ROOTS);
 
@@ -90,7 +95,7 @@ public final class ReasoningConfig extends KeyedConfig {
     public EngineOptions engine() {
         return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
                 (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), text(TRT_CACHE_DIR),
-                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES));
+                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES), flag(ENGINE_SPIN_WAIT));
     }
 
     public BatchingOptions batching() {

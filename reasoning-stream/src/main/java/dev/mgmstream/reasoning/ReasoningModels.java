@@ -29,6 +29,12 @@ public final class ReasoningModels implements AutoCloseable {
                     throw new IllegalArgumentException("two model folders have model_id '" + lm.modelId() + "': "
                             + before.manifest().dir() + " and " + dir);
                 }
+                try {
+                    lm.warmUp();
+                } catch (ai.djl.translate.TranslateException e) {
+                    throw new IllegalStateException("the language model in " + dir + " cannot run: "
+                            + e.getMessage(), e);
+                }
             }
             return new ReasoningModels(m);
         } catch (RuntimeException e) {

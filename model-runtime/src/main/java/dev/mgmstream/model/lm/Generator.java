@@ -121,9 +121,17 @@ public final class Generator implements AutoCloseable {
     /** Generates for every prompt; the result list is in the prompts' order. */
     public List<Completion> generate(List<Prompt> prompts) throws TranslateException {
         long t0 = System.nanoTime();
+        // Prompts of like length are prefilled together: a group is padded to its longest prompt, and with
+        // VQA questions of 20-odd tokens beside generation requests of 30 to 50 the padding was a third of
+        // the prefill. Results keep the callers' order whatever the admission order.
         Deque<Seq> waiting = new ArrayDeque<>();
         for (int i = 0; i < prompts.size(); i++) {
             waiting.add(new Seq(i, prompts.get(i)));
+        }
+        if (options.mode() == BatchingOptions.Mode.CONTINUOUS) {
+            List<Seq> byLength = new ArrayList<>(waiting);
+            byLength.sort(java.util.Comparator.comparingInt(s -> s.prompt.length()));
+            waiting = new ArrayDeque<>(byLength);
         }
         Completion[] out = new Completion[prompts.size()];
         List<Seq> rows = new ArrayList<>();
@@ -157,30 +165,51 @@ public final class Generator implements AutoCloseable {
                     prefillNs += b - a;
                     prefills++;
                     List<Integer> keepOld = liveRows(rows);
-                    List<Integer> keepNew = liveRows(group);
-                    KvCache merged;
-                    if (keepOld.isEmpty() && keepNew.isEmpty()) {
-                        fresh.close();
-                        merged = null;
-                    } else if (keepOld.isEmpty() && keepNew.size() == group.size()) {
-                        merged = fresh;
-                    } else {
+                    if (!keepOld.isEmpty() && !liveRows(group).isEmpty()) {
+                        // The newcomers take their first decode step on their own before joining: short
+                        // answers (a VQA word and its stop token) end there, so only the longer ones are
+                        // copied into the shared cache, and often none is.
                         try {
-                            merged = KvCache.repack(root, cache, keepOld, fresh, keepNew, spec.numKvHeads(),
-                                    spec.headDim());
-                        } finally {
+                            fresh = step(fresh, group);
+                        } catch (TranslateException | RuntimeException e) {
                             fresh.close();
+                            throw e;
                         }
+                        steps++;
+                        collect(group, out, t0);
+                        long c = System.nanoTime();
+                        decodeNs += c - b;
+                        b = c;
                     }
-                    List<Seq> nextRows = new ArrayList<>();
-                    keepOld.forEach(r -> nextRows.add(rows.get(r)));
-                    keepNew.forEach(r -> nextRows.add(group.get(r)));
-                    if (cache != null) {
-                        cache.close();
+                    List<Integer> keepNew = liveRows(group);
+                    if (!keepOld.isEmpty() && keepNew.isEmpty()) {
+                        // every newcomer is done: the shared cache stays as it is, finished rows and all
+                        fresh.close();
+                    } else {
+                        KvCache merged;
+                        if (keepOld.isEmpty() && keepNew.isEmpty()) {
+                            fresh.close();
+                            merged = null;
+                        } else if (keepOld.isEmpty() && keepNew.size() == group.size()) {
+                            merged = fresh;
+                        } else {
+                            try {
+                                merged = KvCache.repack(root, cache, keepOld, fresh, keepNew, spec.numKvHeads(),
+                                        spec.headDim());
+                            } finally {
+                                fresh.close();
+                            }
+                        }
+                        List<Seq> nextRows = new ArrayList<>();
+                        keepOld.forEach(r -> nextRows.add(rows.get(r)));
+                        keepNew.forEach(r -> nextRows.add(group.get(r)));
+                        if (cache != null) {
+                            cache.close();
+                        }
+                        cache = merged;
+                        rows.clear();
+                        rows.addAll(nextRows);
                     }
-                    cache = merged;
-                    rows.clear();
-                    rows.addAll(nextRows);
                     repackNs += System.nanoTime() - b;
                     collect(group, out, t0);
                 } else if (options.mode() == BatchingOptions.Mode.CONTINUOUS && live > 0 && rows.size() - live >= live) {

@@ -1,6 +1,7 @@
 package dev.mgmstream.model.lm;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.translate.TranslateException;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
 import dev.mgmstream.model.OnnxGraph;
@@ -165,6 +166,19 @@ public final class LanguageModel implements AutoCloseable {
     }
 
     /** Decodes generated ids as the Python reference does: special tokens dropped, nothing stripped. */
+    /**
+     * Answers one blank-image prompt (a prefill and a decode step), so that ONNX Runtime's first-run setup of
+     * both graphs happens at load time rather than in the first batch of tasks.
+     */
+    public void warmUp() throws TranslateException {
+        int n = visualTokenCount();
+        Prompt p = prompt("warm-up", "Describe the image.", new float[n * spec.hiddenSize()], n,
+                SamplingParams.greedy(2));
+        try (Generator g = newGenerator(BatchingOptions.continuous(1))) {
+            g.generate(List.of(p));
+        }
+    }
+
     public String decode(long[] ids) {
         return tokenizer.decode(ids, true);
     }

@@ -119,6 +119,18 @@ public final class VisionEncoder implements AutoCloseable {
         return preprocessor;
     }
 
+    /**
+     * Runs one blank image through every graph. ONNX Runtime sets up a session's kernels and memory on its
+     * first run, which made a stage's first batch several times slower than the next; done at load time,
+     * that cost overlaps whatever else is starting.
+     */
+    public void warmUp() throws TranslateException {
+        int lr = preprocessor.lrSize();
+        int hr = preprocessor.hrSize();
+        float[] hrPixels = manifest.vision().hasHighResolution() ? new float[3 * hr * hr] : null;
+        encode(List.of(new PixelViews(new float[preprocessor.lrViewsPerImage() * 3 * lr * lr], hrPixels)));
+    }
+
     /** Encodes a batch of preprocessed images in one call per graph. */
     public Encoded encode(List<PixelViews> batch) throws TranslateException {
         if (batch.isEmpty()) {

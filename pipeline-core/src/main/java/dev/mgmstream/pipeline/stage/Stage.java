@@ -271,10 +271,16 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         prepared.records().forEach(c.producer::send);
         c.producer.sendOffsetsToTransaction(p.nextOffsets(), c.consumer.groupMetadata());
         listener.beforeCommit(p.records().size(), prepared.records().size());
+        long committing = System.nanoTime();
         c.producer.commitTransaction();
         transactionOpen = false;
-        metrics.committed(p.records().size(), prepared.outputs(), prepared.rejected(),
-                Duration.ofNanos(System.nanoTime() - p.startedNanos()));
+        Duration latency = Duration.ofNanos(System.nanoTime() - p.startedNanos());
+        metrics.committed(p.records().size(), prepared.outputs(), prepared.rejected(), latency);
+        if (log.isDebugEnabled()) {
+            log.debug("Stage {}: committed {} inputs, {} outputs ({} dead-lettered), {} ms from forming the batch, "
+                            + "commit {} ms", definition.name(), p.records().size(), prepared.outputs(),
+                    prepared.rejected(), latency.toMillis(), (System.nanoTime() - committing) / 1_000_000);
+        }
         listener.afterCommit(p.records().size(), prepared.records().size());
     }
 
