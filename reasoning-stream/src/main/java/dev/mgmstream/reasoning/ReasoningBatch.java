@@ -28,6 +28,10 @@ import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 
 /**
  * The reasoning stage's batch function: every task on every VisualTokens record of the micro-batch is
@@ -44,7 +48,7 @@ import java.util.Map;
  * <p>Pure in the runtime's sense: greedy decoding is deterministic, and a sampled task's seed is its own
  * or derived from its task id, so a replayed batch writes the same outputs.
  */
-final class ReasoningBatch implements BatchFunction<String, VisualTokens> {
+final class ReasoningBatch implements BatchFunction<String, VisualTokens>, AutoCloseable {
 
     static final String STAGE = "reasoning";
     static final String DEFAULT_CAPTION_PROMPT = "Describe the image.";
@@ -58,6 +62,9 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens> {
     private final OutputTopic<String, Answer> answers;
     private final OutputTopic<String, GenerationRequest> requests;
     private final ReasoningMetrics metrics;
+    private final int workers;
+    /** Runs the generators beyond the first (which runs on the stage's own thread); null with one worker. */
+    private final ExecutorService pool;
 
     ReasoningBatch(ReasoningModels models, ClaimCheckReader claimChecks, ReasoningConfig config,
                    OutputTopic<String, Answer> answers, OutputTopic<String, GenerationRequest> requests,
@@ -71,6 +78,19 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens> {
         this.answers = answers;
         this.requests = requests;
         this.metrics = metrics;
+        this.workers = config.workers();
+        this.pool = workers > 1 ? Executors.newFixedThreadPool(workers - 1, r -> {
+            Thread t = new Thread(r, "reasoning-generator");
+            t.setDaemon(true);
+            return t;
+        }) : null;
+    }
+
+    @Override
+    public void close() {
+        if (pool != null) {
+            pool.shutdownNow();
+        }
     }
 
     /** One task on its way through the model. */
@@ -122,16 +142,11 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens> {
 
     private List<Emitted> generate(LanguageModel lm, List<Job> jobs, long startMillis) throws Exception {
         List<Prompt> prompts = new ArrayList<>(jobs.size());
-        long promptTokens = 0;
         for (Job j : jobs) {
             prompts.add(j.lmPrompt());
-            promptTokens += j.lmPrompt().length();
         }
-        List<Completion> done;
-        try (Generator g = lm.newGenerator(batching)) {
-            done = g.generate(prompts);
-            metrics.generated(g.stats(), promptTokens);
-        }
+        List<Completion> done = workers > 1 && prompts.size() > 1 ? generateSideBySide(lm, prompts)
+                : generateAll(lm, prompts);
         GenerationTags tags = new GenerationTags(lm.manifest().chat().generationTags());
         List<Emitted> out = new ArrayList<>();
         for (int i = 0; i < jobs.size(); i++) {
@@ -183,6 +198,60 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens> {
             }
         }
         return out;
+    }
+
+    private List<Completion> generateAll(LanguageModel lm, List<Prompt> prompts) throws Exception {
+        long promptTokens = 0;
+        for (Prompt p : prompts) {
+            promptTokens += p.length();
+        }
+        try (Generator g = lm.newGenerator(batching)) {
+            List<Completion> done = g.generate(prompts);
+            metrics.generated(g.stats(), promptTokens);
+            return done;
+        }
+    }
+
+    /**
+     * Deals the prompts round robin to {@code workers} generators and runs them at once, the first on this
+     * thread; each answer is the same as from one generator (greedy rows do not depend on their neighbours,
+     * sampled ones draw from their own seeds).
+     */
+    private List<Completion> generateSideBySide(LanguageModel lm, List<Prompt> prompts) throws Exception {
+        int w = Math.min(workers, prompts.size());
+        List<List<Prompt>> shares = new ArrayList<>();
+        for (int i = 0; i < w; i++) {
+            shares.add(new ArrayList<>());
+        }
+        for (int i = 0; i < prompts.size(); i++) {
+            shares.get(i % w).add(prompts.get(i));
+        }
+        List<Future<List<Completion>>> others = new ArrayList<>();
+        for (int i = 1; i < w; i++) {
+            List<Prompt> share = shares.get(i);
+            others.add(pool.submit(() -> generateAll(lm, share)));
+        }
+        List<List<Completion>> results = new ArrayList<>();
+        try {
+            results.add(generateAll(lm, shares.get(0)));
+            for (Future<List<Completion>> f : others) {
+                results.add(f.get());
+            }
+        } catch (ExecutionException e) {
+            others.forEach(f -> f.cancel(true));
+            throw e.getCause() instanceof Exception cause ? cause : e;
+        } catch (Exception | Error e) {
+            others.forEach(f -> f.cancel(true));
+            throw e;
+        }
+        Completion[] done = new Completion[prompts.size()];
+        for (int i = 0; i < w; i++) {
+            List<Completion> r = results.get(i);
+            for (int j = 0; j < r.size(); j++) {
+                done[j * w + i] = r.get(j);
+            }
+        }
+        return List.of(done);
     }
 
     /** An Answer with what every outcome carries: the task's identity, context and model. */

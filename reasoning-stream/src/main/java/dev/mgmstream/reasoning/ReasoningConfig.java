@@ -50,6 +50,11 @@ public final class ReasoningConfig extends KeyedConfig {
             "Continuous batching admits waiting sequences once this many slots are free (or the queue is "
                     + "shorter); each admission costs a prefill and a re-pack of the KV cache. 0 means a quarter of "
                     + "reasoning.lm.slots.");
+    public static final ConfigKey WORKERS = new ConfigKey("reasoning.lm.workers", "1",
+            "Generators that answer one micro-batch side by side, each on its own thread with its share of the "
+                    + "tasks and reasoning.lm.slots rows of its own. On a CPU with a small model, two generators with "
+                    + "reasoning.engine.intra.op.threads=1 each use two cores better than one generator with two "
+                    + "threads inside each operator.");
     public static final ConfigKey MAX_NEW_TOKENS = new ConfigKey("reasoning.max.new.tokens", "0",
             "Tokens an answer may have when its task does not say; 0 means the model's generation_defaults.");
     public static final ConfigKey TOP_K = new ConfigKey("reasoning.sampling.top.k", "0",
@@ -66,7 +71,7 @@ public final class ReasoningConfig extends KeyedConfig {
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
             ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES,
             TRT_MAX_SHAPES,
-            SLOTS, BATCHING, ADMIT_MIN_FREE, MAX_NEW_TOKENS, TOP_K,
+            SLOTS, BATCHING, ADMIT_MIN_FREE, WORKERS, MAX_NEW_TOKENS, TOP_K,
             GENERATE_OUTPUT, CLAIM_CHECK_ROOTS);
 
     /** See {@link #GENERATE_OUTPUT}. */
@@ -78,6 +83,7 @@ public final class ReasoningConfig extends KeyedConfig {
         engine();
         batching();
         generateOutput();
+        workers();
         if (number(MAX_NEW_TOKENS) < 0 || number(TOP_K) < 0) {
             throw new IllegalArgumentException(MAX_NEW_TOKENS.name() + " and " + TOP_K.name() + " must be >= 0");
         }
@@ -124,6 +130,14 @@ public final class ReasoningConfig extends KeyedConfig {
             throw new IllegalArgumentException(GENERATE_OUTPUT.name() + " must be request, answer or both, was '"
                     + text(GENERATE_OUTPUT) + "'", e);
         }
+    }
+
+    public int workers() {
+        int w = (int) number(WORKERS);
+        if (w < 1) {
+            throw new IllegalArgumentException(WORKERS.name() + " must be >= 1, was " + w);
+        }
+        return w;
     }
 
     /** 0 when the model's own default applies. */

@@ -57,12 +57,14 @@ public final class ReasoningStage implements AutoCloseable {
     private final ReasoningModels models;
     private final ReasoningMetrics metrics;
     private final StageDefinition<String, VisualTokens> definition;
+    private final ReasoningBatch batch;
 
     private ReasoningStage(ReasoningModels models, ReasoningMetrics metrics,
-                           StageDefinition<String, VisualTokens> definition) {
+                           StageDefinition<String, VisualTokens> definition, ReasoningBatch batch) {
         this.models = models;
         this.metrics = metrics;
         this.definition = definition;
+        this.batch = batch;
     }
 
     /** Every documented key this stage reads besides the topic catalogue's and the registry client's. */
@@ -121,9 +123,10 @@ public final class ReasoningStage implements AutoCloseable {
                 .optDeadLetterEncoder(DeadLetterEncoder.avro(rejections.serializer(), false))
                 .optRejectionHook(ReasoningRejections.answers(answerTopic, metrics))
                 .build();
-        log.info("Reasoning stage ready: models {} on {}, {} batching over {} slots, generate tasks -> {}",
-                models.ids(), rc.engine().provider(), rc.batching().mode(), rc.batching().slots(), rc.generateOutput());
-        return new ReasoningStage(models, metrics, definition);
+        log.info("Reasoning stage ready: models {} on {}, {} batching over {} slots x {} generator(s), generate tasks -> {}",
+                models.ids(), rc.engine().provider(), rc.batching().mode(), rc.batching().slots(), rc.workers(),
+                rc.generateOutput());
+        return new ReasoningStage(models, metrics, definition, batch);
     }
 
     public StageDefinition<String, VisualTokens> definition() {
@@ -154,6 +157,7 @@ public final class ReasoningStage implements AutoCloseable {
 
     @Override
     public void close() {
+        batch.close();
         models.close();
     }
 

@@ -114,6 +114,25 @@ class ReasoningBatchTest {
     static final GenerationTags TAGS = new GenerationTags(List.of("<h>", "</h>"));
 
     @Test
+    void generatorsSideBySideAnswerAsOneGeneratorDoes() throws Exception {
+        List<VisualTokens> values = Golden.SCENES.stream()
+                .map(s -> Golden.tokens(s, modelId, "float32", Golden.tasks(s))).toList();
+        List<Emitted> alone = batch().apply(inputs(values));
+        List<Emitted> sideBySide;
+        try (ReasoningBatch b = batch(ReasoningConfig.WORKERS.name(), "3", ReasoningConfig.SLOTS.name(), "4")) {
+            sideBySide = b.apply(inputs(values));
+        }
+        Map<String, Answer> one = answers(alone);
+        Map<String, Answer> three = answers(sideBySide);
+        assertThat(three.keySet()).isEqualTo(one.keySet());
+        one.forEach((id, a) -> assertThat(three.get(id).getText()).as(id).isEqualTo(a.getText()));
+        Map<String, GenerationRequest> oneRequests = requests(alone);
+        Map<String, GenerationRequest> threeRequests = requests(sideBySide);
+        assertThat(threeRequests.keySet()).isEqualTo(oneRequests.keySet());
+        oneRequests.forEach((id, r) -> assertThat(threeRequests.get(id).getPrompt()).as(id).isEqualTo(r.getPrompt()));
+    }
+
+    @Test
     void goldenScenesAreAnsweredAsThePythonReferenceAnswers() throws Exception {
         List<VisualTokens> values = Golden.SCENES.stream()
                 .map(s -> Golden.tokens(s, modelId, "float32", Golden.tasks(s))).toList();
