@@ -3,14 +3,42 @@
 # and one task at a time) over the same tasks, on the same machine, one after the other. Prints both
 # wall times and their ratio, and how many answers the two agree on.
 #
-#   scripts/benchmark-run.sh [TASKS]      (default 200 tasks from the bundled scenes' answer key)
+#   scripts/benchmark-run.sh [TASKS [IMAGES]]
+#
+# TASKS (default 200) are drawn from the bundled scenes' answer key (12 images, so the encoders' cache
+# answers most of them), or with IMAGES > 0 from that many freshly rendered scenes of the synthetic world
+# (seed 7007; one task of each of four templates per scene, so every image is encoded once).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-200}"
+images="${2:-0}"
 work="$(mktemp -d -t mgm-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 
-python3 - "$n" "$work/tasks.jsonl" <<'PY'
+if [ "$images" -gt 0 ]; then
+  models/py - "$n" "$images" "$work" <<'PY'
+import json, os, random, sys
+sys.path.insert(0, "models")
+from mgm import world
+n, images, work = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+rng = random.Random(7007)
+tasks = []
+for i, (scene, q) in enumerate(world.sample_scenes(7007, images)):
+    path = os.path.join(work, f"scene-{i:05d}.png")
+    world.scene_image(scene, q).save(path)
+    by = {}
+    for t in world.all_tasks(scene):
+        by.setdefault(t.template, []).append(t)
+    for tmpl in rng.sample(sorted(by), min(4, len(by))):
+        t = rng.choice(by[tmpl])
+        tasks.append({"image": path, "kind": t.kind, "prompt": t.prompt})
+rng.shuffle(tasks)
+with open(os.path.join(work, "tasks.jsonl"), "w") as f:
+    for i in range(n):
+        f.write(json.dumps(dict(task_id=f"b{i}", **tasks[i % len(tasks)])) + "\n")
+PY
+else
+  python3 - "$n" "$work/tasks.jsonl" <<'PY'
 import json, os, random, sys
 n, out = int(sys.argv[1]), sys.argv[2]
 key = [json.loads(l) for l in open("samples/scenes/answers.jsonl")]
@@ -21,6 +49,7 @@ with open(out, "w") as f:
         f.write(json.dumps({"task_id": f"b{i}", "image": os.path.abspath("samples/scenes/" + k["image"]),
                             "kind": k["kind"], "prompt": k["prompt"]}) + "\n")
 PY
+fi
 
 MGM_NO_BUILD= ./mgm --version >/dev/null   # build first, outside the timing
 

@@ -25,7 +25,9 @@ import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
+import dev.mgmstream.schemas.serde.SubjectNames;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
+import dev.mgmstream.schemas.topics.TopicSpec;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
@@ -92,7 +94,10 @@ final class EmbeddedPipeline implements AutoCloseable {
             pipeline = new EmbeddedPipeline(kafka, registry, client, Map.copyOf(config));
             pipeline.models.addAll(opened);
             opened.clear();
+            CompletableFuture<Void> registering = CompletableFuture.runAsync(() -> registerSchemas(config, client),
+                    daemon("embedded-schema-registration"));
             provision(config);
+            join(registering);
             pipeline.startStages(stages, join(lakeOpening), meters);
             return pipeline;
         } catch (RuntimeException e) {
@@ -193,6 +198,18 @@ final class EmbeddedPipeline implements AutoCloseable {
         c.put("stage.static.membership", "false");
         c.put("sink.commit.interval.ms", "1000");
         return c;
+    }
+
+    /**
+     * Registers every topic's value schema through the stages' own client, beside topic creation. A stage
+     * registers its schema on its first record otherwise, each a write to the registry's topic, one after
+     * another in the first batches; the client caches the ids, so those records no longer wait.
+     */
+    static void registerSchemas(Map<String, String> config, SchemaRegistryClient client) {
+        for (TopicSpec spec : TopicCatalogue.fromConfig(config).all()) {
+            client.register(SubjectNames.forTopic(spec.name(), false),
+                    org.apache.avro.specific.SpecificData.get().getSchema(spec.valueType()));
+        }
     }
 
     /** Creates the topics and waits until each partition has a leader that takes writes. */

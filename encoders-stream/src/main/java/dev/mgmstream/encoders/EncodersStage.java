@@ -178,6 +178,7 @@ public final class EncodersStage implements AutoCloseable {
             opened.add(encoder);
             try {
                 encoder.warmUp();
+                warmUpDecoding(decoder);
             } catch (ai.djl.translate.TranslateException e) {
                 throw new IllegalStateException("the vision encoders of " + config.modelDir() + " cannot run: "
                         + e.getMessage(), e);
@@ -355,5 +356,18 @@ public final class EncodersStage implements AutoCloseable {
             code = stage.runUntilStopped(settings, meters);
         }
         System.exit(code);
+    }
+
+    /** ImageIO finds its readers and loads their classes on the first image; a blank PNG now spares the first batch. */
+    private static void warmUpDecoding(ImageDecoder decoder) {
+        try {
+            java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
+            java.awt.image.BufferedImage blank =
+                    new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_INT_RGB);
+            javax.imageio.ImageIO.write(blank, "png", png);
+            decoder.decode(png.toByteArray());
+        } catch (java.io.IOException | RuntimeException | dev.mgmstream.model.vision.ImageRejectedException e) {
+            log.debug("Decoder warm-up skipped: {}", e.toString());
+        }
     }
 }
