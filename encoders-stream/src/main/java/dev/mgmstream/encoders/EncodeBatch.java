@@ -58,6 +58,8 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
     private final TokenWriter writer;
     private final OutputTopic<String, VisualTokens> tokensTopic;
     private final OutputTopic<String, VisualTokens> cacheTopic;
+    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EncodeBatch.class);
+
     private final EncoderMetrics metrics;
     private final ExecutorService pool;
 
@@ -101,8 +103,10 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
 
     @Override
     public List<Emitted> apply(List<InputRecord<String, ImageTask>> batch) throws Exception {
+        long started = System.nanoTime();
         List<Emitted> out = new ArrayList<>();
         Map<String, Group> groups = fetchAndGroup(batch, out);
+        long fetched = System.nanoTime();
         List<Group> misses = new ArrayList<>();
         for (Group g : groups.values()) {
             if (cache != null) {
@@ -166,7 +170,17 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
             VisualTokens withTasks = VisualTokens.newBuilder(tokens).setTasks(taskRefs(g.tasks)).build();
             out.add(Output.of(first, tokensTopic, g.imageId, withTasks));
         }
-        metrics.time(Step.SERIALISE, System.nanoTime() - t0);
+        long done = System.nanoTime();
+        metrics.time(Step.SERIALISE, done - t0);
+        if (log.isDebugEnabled()) {
+            log.debug("Encoders batch: {} tasks, {} images ({} encoded): fetch {} ms, decode and preprocess {} ms, "
+                            + "encoders {} ms (lr {}, hr {}, mining {}), records {} ms", batch.size(), groups.size(),
+                    toEncode.size(), (fetched - started) / 1_000_000, (t0 - fetched) / 1_000_000
+                            - (encoded.lrNanos() + encoded.hrNanos() + encoded.miningNanos()) / 1_000_000,
+                    (encoded.lrNanos() + encoded.hrNanos() + encoded.miningNanos()) / 1_000_000,
+                    encoded.lrNanos() / 1_000_000, encoded.hrNanos() / 1_000_000, encoded.miningNanos() / 1_000_000,
+                    (done - t0) / 1_000_000);
+        }
         return out;
     }
 

@@ -178,7 +178,7 @@ public final class EncodersStage implements AutoCloseable {
             opened.add(encoder);
             try {
                 encoder.warmUp();
-                warmUpDecoding(decoder);
+                warmUpDecoding(decoder, encoder);
             } catch (ai.djl.translate.TranslateException e) {
                 throw new IllegalStateException("the vision encoders of " + config.modelDir() + " cannot run: "
                         + e.getMessage(), e);
@@ -358,14 +358,18 @@ public final class EncodersStage implements AutoCloseable {
         System.exit(code);
     }
 
-    /** ImageIO finds its readers and loads their classes on the first image; a blank PNG now spares the first batch. */
-    private static void warmUpDecoding(ImageDecoder decoder) {
+    /**
+     * Decodes and preprocesses one blank picture (not square, so padding and both resizes run): ImageIO finds
+     * its readers on its first image, and the pixel loops run interpreted until the JIT has seen them, which
+     * made the first batch's decoding several times slower than the next ones'.
+     */
+    private static void warmUpDecoding(ImageDecoder decoder, VisionEncoder encoder) {
         try {
             java.io.ByteArrayOutputStream png = new java.io.ByteArrayOutputStream();
             java.awt.image.BufferedImage blank =
-                    new java.awt.image.BufferedImage(8, 8, java.awt.image.BufferedImage.TYPE_INT_RGB);
+                    new java.awt.image.BufferedImage(400, 300, java.awt.image.BufferedImage.TYPE_INT_RGB);
             javax.imageio.ImageIO.write(blank, "png", png);
-            decoder.decode(png.toByteArray());
+            encoder.preprocessor().apply(decoder.decode(png.toByteArray()));
         } catch (java.io.IOException | RuntimeException | dev.mgmstream.model.vision.ImageRejectedException e) {
             log.debug("Decoder warm-up skipped: {}", e.toString());
         }
