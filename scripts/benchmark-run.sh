@@ -12,6 +12,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 n="${1:-200}"
 images="${2:-0}"
+case "$n$images" in
+  *[!0-9]*|"") echo "usage: scripts/benchmark-run.sh [TASKS [IMAGES]] (whole numbers)" >&2; exit 2 ;;
+esac
 work="$(mktemp -d -t mgm-bench.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
 

@@ -52,14 +52,6 @@ final class Golden {
         return out;
     }
 
-    static float maxAbs(float[] a) {
-        float m = 0;
-        for (float v : a) {
-            m = Math.max(m, Math.abs(v));
-        }
-        return m;
-    }
-
     static float maxAbsDiff(float[] a, float[] b) {
         if (a.length != b.length) {
             throw new AssertionError("length " + a.length + " != " + b.length);
