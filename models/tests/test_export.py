@@ -10,7 +10,7 @@ import onnx
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
-from export import export_all, manifest  # noqa: E402
+from export import Float64Projector, export_all, manifest  # noqa: E402
 from mgm.generate import greedy  # noqa: E402
 from mgm.io import Loaded  # noqa: E402
 from mgm.model import Config, MGMTiny  # noqa: E402
@@ -46,6 +46,21 @@ class ExportTest(unittest.TestCase):
             names = [i.name for i in dec.graph.input]
             self.assertIn("past_key_values.1.value", names)
             self.assertIn("present.1.key", [o.name for o in dec.graph.output])
+
+    def test_folded_mining_is_the_checkpoints_mining(self):
+        """The exported projector skips mining's per-sub-patch keys and values (see Float64Projector);
+        it must still compute what the checkpoint's mining and projector compute."""
+        loaded = small()
+        projector = loaded.model.projector
+        with torch.no_grad():
+            for p in projector.parameters():      # LayerNorm affines away from 1 and 0 as well
+                p.add_(0.3 * torch.randn_like(p))
+            lr = torch.randn(3, loaded.cfg.n_tokens, loaded.cfg.vit_dim)
+            hr = loaded.model.hr_encoder(torch.randn(3, 3, loaded.cfg.hr_size, loaded.cfg.hr_size))
+            want = projector.double()(lr.double(), hr.double())
+            got = Float64Projector(projector)(lr, hr).double()
+        scale = want.abs().max().item()
+        self.assertLess((got - want).abs().max().item(), 1e-6 * max(1.0, scale))
 
     def test_cached_decoding_equals_full_forward(self):
         loaded = small()
