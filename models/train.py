@@ -2,12 +2,16 @@
 """Trains mgm-tiny and its LR-only ablation with Mini-Gemini's recipe, in one command.
 
   1. pretrain the vision encoders on the world with local supervision, then freeze them
-     (LR ViT: per-cell targets; HR ConvNeXt: dense per-location targets, sign letters included);
-  2. cache the frozen encoders' features for the training scenes;
-  3. alignment on captions (mining, projector, LM), then instruction tuning on every task type;
-     the main model and the LR-only ablation run the same recipe and budget, side by side.
+     (LR ViT: per-cell targets; HR ConvNeXt: dense per-location targets, sign letters included)
+     and cache their features for the training scenes;
+  2. while the HR encoder is pretrained, pretrain the language model on the LR-only features (a cheap
+     step: the LM learns its question-to-visual-token lookups there), as Mini-Gemini starts from a
+     pretrained LLM;
+  3. from that LM, alignment on captions (mining and projector; the LM frozen), then instruction tuning
+     on every task type (mining, projector and LM); the main model and the LR-only ablation run the
+     same recipe and budget, side by side.
 
-Usage: models/py models/train.py [--work models/work]     (about 1 to 1.5 hours on 2 cores)
+Usage: models/py models/train.py [--work models/work]     (under 2 hours on 2 cores)
 Everything is seeded; progress goes to stdout and to WORK/train.log.
 """
 from __future__ import annotations
@@ -334,14 +338,32 @@ def pretrain_hr(cfg: Config, images: np.ndarray, scenes, letter_steps: int, crop
 
 
 @torch.no_grad()
-def encode_all(cfg: Config, vit: LRViT, cnx: HRConvNeXt, images: np.ndarray):
-    lr_feats, maps = [], [[] for _ in range(4)]
+def encode_lr(cfg: Config, vit: LRViT, images: np.ndarray) -> torch.Tensor:
+    return torch.cat([vit(lr_from_hr(from_uint8(images[i:i + 32]), cfg.lr_size)).half()
+                      for i in range(0, len(images), 32)])
+
+
+@torch.no_grad()
+def encode_hr(cnx: HRConvNeXt, images: np.ndarray):
+    maps = [[] for _ in range(4)]
     for i in range(0, len(images), 32):
-        hr = from_uint8(images[i:i + 32])
-        lr_feats.append(vit(lr_from_hr(hr, cfg.lr_size)).half())
-        for k, m in enumerate(cnx.stage_maps(hr)):
+        for k, m in enumerate(cnx.stage_maps(from_uint8(images[i:i + 32]))):
             maps[k].append(m.half())
-    return torch.cat(lr_feats), [torch.cat(m) for m in maps]
+    return [torch.cat(m) for m in maps]
+
+
+# The weak templates' sampling in the last steps of the shipped model's chain (see its model card)
+ONE_COMMAND_WEIGHTS = "where=4,gen_remove=4,count_shape=2,sign_text=2.5"
+ONE_COMMAND_HARD_WHERE = 3.0
+
+# The LR-only cache, written before the HR encoder is trained (see main)
+LR_ENCODER = "encoders_lr.pt"
+LR_FEATURES = "features_lr.pt"
+
+
+def save_lr_cache(work: str, cfg: Config, vit: LRViT, scenes, lr_feats: torch.Tensor):
+    torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict()}, os.path.join(work, LR_ENCODER))
+    torch.save({"scenes": scenes, "lr": lr_feats}, os.path.join(work, LR_FEATURES))
 
 
 # ------------------------------------------------------------------ LM stages
@@ -410,15 +432,21 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
              loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
              base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = ""):
     torch.set_num_threads(threads)
-    enc = torch.load(os.path.join(work, "encoders.pt"))
+    # The LR-only variant needs neither the HR encoder nor its maps, so it can start (from the LR-only
+    # cache) while the HR encoder is still being pretrained; work folders of older runs have only the
+    # full cache.
+    lr_only_files = variant == "lronly" and os.path.exists(os.path.join(work, LR_FEATURES))
+    enc = torch.load(os.path.join(work, LR_ENCODER if lr_only_files else "encoders.pt"))
     cfg = Config.from_dict(enc["config"])
     cfg.use_hr = variant == "main"
     tok = Tokenizer.load(os.path.join(work, "tokenizer.json"))
-    cache = torch.load(os.path.join(work, "features.pt"))
+    cache = torch.load(os.path.join(work, LR_FEATURES if lr_only_files else "features.pt"), weights_only=False)
     scenes = cache["scenes"]
-    lr_feats, maps = cache["lr"], cache["hr_maps"]
+    lr_feats, maps = cache["lr"], cache.get("hr_maps")
     vit = LRViT(cfg); vit.load_state_dict(enc["lr_encoder"]); vit.eval()
-    cnx = HRConvNeXt(cfg); cnx.load_state_dict(enc["hr_encoder"]); cnx.eval()
+    cnx = None
+    if cfg.use_hr:
+        cnx = HRConvNeXt(cfg); cnx.load_state_dict(enc["hr_encoder"]); cnx.eval()
     torch.manual_seed(3)
     proj = VisualProjector(cfg)
     lm = TinyLM(cfg)
@@ -550,8 +578,13 @@ def main():
     ap.add_argument("--hr-letter-steps", type=int, default=1500)
     ap.add_argument("--hr-crop-steps", type=int, default=400)
     ap.add_argument("--hr-full-steps", type=int, default=150)
-    ap.add_argument("--align-steps", type=int, default=400)
-    ap.add_argument("--instruct-steps", type=int, default=4600)
+    ap.add_argument("--lm0-align-steps", type=int, default=200,
+                    help="caption steps of the language model's pretraining on the LR-only features")
+    ap.add_argument("--lm0-steps", type=int, default=2600,
+                    help="instruction steps of that pretraining (0: both variants start from a fresh LM)")
+    ap.add_argument("--lm0-lr", type=float, default=1e-3, help="peak learning rate of that pretraining")
+    ap.add_argument("--align-steps", type=int, default=300)
+    ap.add_argument("--instruct-steps", type=int, default=3400)
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
@@ -564,11 +597,12 @@ def main():
     ap.add_argument("--lm-from", default="",
                     help="with --only-lm: start the LM (only) from this model.pt and freeze it during alignment")
     ap.add_argument("--lm-lr", type=float, default=1e-3, help="peak learning rate of the LM stages")
-    ap.add_argument("--template-weights", default="",
-                    help="with --only-lm: reweight instruction templates, e.g. where=3,gen_remove=3")
-    ap.add_argument("--hard-where", type=float, default=0.0,
+    ap.add_argument("--template-weights", default=None,
+                    help="reweight instruction templates, e.g. where=3,gen_remove=3 (the whole recipe: "
+                         f"{ONE_COMMAND_WEIGHTS}; --only-lm: none)")
+    ap.add_argument("--hard-where", type=float, default=None,
                     help="sample `where` questions with more distractors (same colour or kind) more often: "
-                         "weight 1 + W per distractor")
+                         f"weight 1 + W per distractor (the whole recipe: {ONE_COMMAND_HARD_WHERE}; --only-lm: 0)")
     ap.add_argument("--check-every", type=int, default=1000, help="instruction steps between quick checks")
     ap.add_argument("--encoders-from", default="",
                     help="take both frozen encoders from this model.pt (a finished run) and only cache their features")
@@ -590,7 +624,7 @@ def main():
                 raise SystemExit(f"--template-weights: unknown template {name}; known: {sorted(TEMPLATE_WEIGHT)}")
             TEMPLATE_WEIGHT[name] = float(w)
         log(f"template weights: {TEMPLATE_WEIGHT}")
-    data.HARD_WHERE = a.hard_where
+    data.HARD_WHERE = a.hard_where or 0.0
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
@@ -598,12 +632,25 @@ def main():
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
+    t0 = time.time()
     tok = Tokenizer(build_vocab())
     tok.save(os.path.join(a.work, "tokenizer.json"))
     cfg = Config(vocab_size=len(tok))
+    weights = ONE_COMMAND_WEIGHTS if a.template_weights is None else a.template_weights
+    hard_where = ONE_COMMAND_HARD_WHERE if a.hard_where is None else a.hard_where
+
+    def lm_run(variant: str, out_name: str, align: int, instruct: int, lr: float, lm_from: str = ""):
+        cmd = [sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", variant,
+               "--out-name", out_name, "--align-steps", str(align), "--instruct-steps", str(instruct),
+               "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight), "--lm-lr", str(lr),
+               "--check-every", str(a.check_every), "--template-weights", weights, "--hard-where", str(hard_where)]
+        return subprocess.Popen(cmd + (["--lm-from", lm_from] if lm_from else []))
+
+    images = None
     if not a.skip_encoders:
         log(f"rendering {a.scenes} training scenes (seed {TRAIN_SEED})")
         scenes, images = render_pool(TRAIN_SEED, a.scenes)
+        cnx = None
         if a.encoders_from:
             log(f"taking both encoders from {a.encoders_from}")
             ck = torch.load(a.encoders_from)
@@ -624,34 +671,57 @@ def main():
                 vit = pretrain_lr(cfg, lr_views, scenes, a.lr_steps, 64)
                 del lr_views
                 torch.save(vit.state_dict(), lr_ckpt)
-            if a.reuse_hr:
-                log("reusing the HR ConvNeXt of WORK/encoders.pt")
-                cnx = HRConvNeXt(cfg)
-                cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])
-            else:
-                log("pretraining the HR ConvNeXt on dense per-location targets")
-                cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
-        vit.eval(); cnx.eval()
+        vit.eval()
+        log("caching the frozen LR encoder's features")
+        lr_feats = encode_lr(cfg, vit, images)
+        save_lr_cache(a.work, cfg, vit, scenes, lr_feats)
+    elif not os.path.exists(os.path.join(a.work, LR_FEATURES)):
+        enc = torch.load(os.path.join(a.work, "encoders.pt"))
+        cache = torch.load(os.path.join(a.work, "features.pt"), weights_only=False)
+        cfg = Config.from_dict(enc["config"])
+        vit = LRViT(cfg); vit.load_state_dict(enc["lr_encoder"])
+        save_lr_cache(a.work, cfg, vit, cache["scenes"], cache["lr"])
+        del cache
+    # The language model learns its question-to-visual-token lookups (thousands of steps on a plateau
+    # when it starts from scratch) on the LR-only features, where a step is cheap, while the HR encoder
+    # is pretrained on the other core; both variants then start from that LM, as Mini-Gemini starts
+    # from a pretrained LLM (the LR-only ablation gets the same steps, so the budgets stay equal).
+    lm0 = None
+    if a.lm0_steps > 0 and not a.encoders_only:
+        log(f"language model pretraining on the LR-only features ({a.lm0_align_steps} + {a.lm0_steps} steps), "
+            "beside the HR encoder")
+        lm0 = lm_run("lronly", "lm0", a.lm0_align_steps, a.lm0_steps, a.lm0_lr)
+    if not a.skip_encoders:
+        torch.set_num_threads(1 if lm0 else 2)
+        if cnx is None and a.reuse_hr:
+            log("reusing the HR ConvNeXt of WORK/encoders.pt")
+            cnx = HRConvNeXt(cfg)
+            cnx.load_state_dict(torch.load(os.path.join(a.work, "encoders.pt"))["hr_encoder"])
+        elif cnx is None:
+            log("pretraining the HR ConvNeXt on dense per-location targets")
+            cnx = pretrain_hr(cfg, images, scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps)
+        cnx.eval()
         torch.save({"config": cfg.to_dict(), "lr_encoder": vit.state_dict(), "hr_encoder": cnx.state_dict()},
                    os.path.join(a.work, "encoders.pt"))
-        log("caching the frozen encoders' features")
-        lr_feats, maps = encode_all(cfg, vit, cnx, images)
-        torch.save({"scenes": scenes, "lr": lr_feats, "hr_maps": maps}, os.path.join(a.work, "features.pt"))
+        log("caching the frozen HR encoder's maps")
+        torch.save({"scenes": scenes, "lr": lr_feats, "hr_maps": encode_hr(cnx, images)},
+                   os.path.join(a.work, "features.pt"))
         del images
+        log(f"encoders done ({(time.time() - t0) / 60:.1f} min)")
     if a.encoders_only:
-        log("encoders done")
         return
+    lm_from = ""
+    if lm0 is not None:
+        if lm0.wait():
+            raise SystemExit(f"language model pretraining failed: exit code {lm0.returncode}")
+        lm_from = os.path.join(a.work, "lm0", "model.pt")
+        log(f"language model pretrained ({(time.time() - t0) / 60:.1f} min)")
     log("alignment and instruction tuning: main model and LR-only ablation side by side")
-    procs = [subprocess.Popen([sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", v,
-                               "--align-steps", str(a.align_steps), "--instruct-steps", str(a.instruct_steps),
-                               "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight),
-                               "--lm-lr", str(a.lm_lr), "--check-every", str(a.check_every),
-                               "--template-weights", a.template_weights, "--hard-where", str(a.hard_where)])
-             for v in ("main", "lronly")]
+    procs = [lm_run(v, v, a.align_steps, a.instruct_steps, a.lm_lr, lm_from) for v in ("main", "lronly")]
     codes = [p.wait() for p in procs]
     if any(codes):
         raise SystemExit(f"LM training failed: exit codes {codes}")
-    log("done")
+    log(f"done in {(time.time() - t0) / 60:.1f} min: {a.work}/main/model.pt and {a.work}/lronly/model.pt")
 
 
 if __name__ == "__main__":
