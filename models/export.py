@@ -62,7 +62,9 @@ class Float64Projector(nn.Module):
         q . (W_k (g_k x^ + b_k') + b_k) = (g_k * W_k^T q) . x^ + (a constant per query, which softmax drops)
         sum_i p_i (W_v (g_v x^_i + b_v') + b_v) = W_v (g_v * sum_i p_i x^_i + b_v') + b_v     (sum_i p_i = 1)
     so each query is taken into the HR channels once, and the Linear layers run once per query instead of
-    once per sub-patch. The same function as the checkpoint's mining, in about a hundredth of the work.
+    once per sub-patch. The same function as the checkpoint's mining; its Linear work drops about a
+    hundredfold, and what remains is a few element-wise float64 passes over the HR map (mining took half
+    its time at batch 32, docs/benchmarks.md).
     """
 
     def __init__(self, projector: nn.Module):

@@ -619,10 +619,14 @@ def main():
         raise SystemExit("--resume and --lm-from both set the LM; give one")
     if a.template_weights:
         for item in a.template_weights.split(","):
-            name, w = item.split("=")
+            name, _, w = item.partition("=")
+            try:
+                w = float(w)
+            except ValueError:
+                raise SystemExit(f"--template-weights: {item!r} is not NAME=WEIGHT (e.g. where=3)")
             if name not in TEMPLATE_WEIGHT:
                 raise SystemExit(f"--template-weights: unknown template {name}; known: {sorted(TEMPLATE_WEIGHT)}")
-            TEMPLATE_WEIGHT[name] = float(w)
+            TEMPLATE_WEIGHT[name] = w
         log(f"template weights: {TEMPLATE_WEIGHT}")
     data.HARD_WHERE = a.hard_where or 0.0
     if a.only_lm:

@@ -29,6 +29,8 @@ import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Future;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The encoders stage's batch function: {@code ImageTask}s in, one {@code VisualTokens} per distinct image out
@@ -49,6 +51,7 @@ import java.util.concurrent.Future;
  * thrown as {@link TransientBatchException} so the batch is retried instead of its tasks rejected.
  */
 final class EncodeBatch implements BatchFunction<String, ImageTask> {
+    private static final Logger log = LoggerFactory.getLogger(EncodeBatch.class);
 
     private final ImageLoader loader;
     private final ImageDecoder decoder;
@@ -58,8 +61,6 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
     private final TokenWriter writer;
     private final OutputTopic<String, VisualTokens> tokensTopic;
     private final OutputTopic<String, VisualTokens> cacheTopic;
-    private static final org.slf4j.Logger log = org.slf4j.LoggerFactory.getLogger(EncodeBatch.class);
-
     private final EncoderMetrics metrics;
     private final ExecutorService pool;
 
