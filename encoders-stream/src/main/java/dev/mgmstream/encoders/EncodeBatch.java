@@ -109,6 +109,9 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
         Map<String, Group> groups = fetchAndGroup(batch, out);
         long fetched = System.nanoTime();
         List<Group> misses = new ArrayList<>();
+        if (cache != null) {
+            cache.awaitStartup();
+        }
         for (Group g : groups.values()) {
             if (cache != null) {
                 g.cached = cache.get(g.imageId, modelId).orElse(null);

@@ -95,7 +95,7 @@ public final class EncodersConfig extends KeyedConfig {
     public static final ConfigKey CACHE_MAX_ENTRIES = new ConfigKey("encoders.cache.max.entries", "100000",
             "Images the local cache map holds (least recently used go first; the topic keeps them all).");
     public static final ConfigKey CACHE_STARTUP_WAIT = new ConfigKey("encoders.cache.startup.wait.ms", "30000",
-            "How long the stage waits at start for the cache topic to be read to its end before consuming tasks.");
+            "How long the stage's first batch waits for the cache topic to be read to its end before looking images up.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
             ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,

@@ -317,14 +317,7 @@ public final class EncodersStage implements AutoCloseable {
             }
         });
         client.put("client.id", settings.transactionalId() + "-cache");
-        cache.start(client);
-        try {
-            if (!cache.awaitCaughtUp(cacheStartupWait)) {
-                log.warn("Visual-token cache not read to its end within {}; starting anyway", cacheStartupWait);
-            }
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-        }
+        cache.start(client, cacheStartupWait);
     }
 
     @Override

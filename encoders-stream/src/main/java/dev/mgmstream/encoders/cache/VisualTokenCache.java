@@ -44,6 +44,8 @@ public final class VisualTokenCache implements AutoCloseable {
     private volatile boolean closed;
     private volatile KafkaConsumer<String, VisualTokens> consumer;
     private Thread reader;
+    private Duration startupWait = Duration.ZERO;
+    private boolean startupAwaited;
 
     /** The record key of an image's tokens in the cache topic. */
     public static String key(String imageId, String modelId) {
@@ -65,8 +67,10 @@ public final class VisualTokenCache implements AutoCloseable {
      * Starts reading the topic from its beginning on a daemon thread.
      *
      * @param clientConfig Kafka consumer settings (bootstrap servers, security); group and isolation are set here
+     * @param startupWait  how long the first {@link #awaitStartup} waits for the reader to reach the topic's end
      */
-    public VisualTokenCache start(Map<String, Object> clientConfig) {
+    public VisualTokenCache start(Map<String, Object> clientConfig, Duration startupWait) {
+        this.startupWait = startupWait;
         consumerConfig.putAll(clientConfig);
         consumerConfig.put("isolation.level", "read_committed");
         consumerConfig.put("enable.auto.commit", "false");
@@ -82,6 +86,23 @@ public final class VisualTokenCache implements AutoCloseable {
     /** Waits until everything in the topic when reading started has been read; false on timeout. */
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
+    }
+
+    /**
+     * Called before lookups: the first call waits (at most the startup wait) until the reader has read what
+     * the topic held when it started, so that images encoded before this instance started are found; later
+     * calls return at once. Waiting here rather than in the stage's start lets the reader catch up while the
+     * stage joins its group. Not thread-safe: the stage's batch thread calls it.
+     */
+    public void awaitStartup() throws InterruptedException {
+        if (startupAwaited || reader == null) {
+            return;
+        }
+        startupAwaited = true;
+        if (!awaitCaughtUp(startupWait)) {
+            log.warn("Visual-token cache not read to its end within {}; going on, images it holds may be encoded again",
+                    startupWait);
+        }
     }
 
     public Optional<VisualTokens> get(String imageId, String modelId) {
