@@ -85,7 +85,7 @@ final class DemoCommand implements Callable<Integer> {
         String lakeTable;
         try {
             try {
-                summary = runDemo(config, work, folder, run, out, started);
+                summary = runDemo(config, work, run, out, started);
                 lakeTable = LakeLocation.describe(config);
             } finally {
                 deleteQuietly(work);
@@ -96,9 +96,10 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private BulkRun.Summary runDemo(Map<String, String> config, Path work, Path folder, RunCommand run,
+    private BulkRun.Summary runDemo(Map<String, String> config, Path work, RunCommand run,
                                     PrintStream out, long started) throws Exception {
-        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(config, work, List.of(folder), new SimpleMeterRegistry())) {
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(config, work, ImageFolders.of(run.input),
+                new SimpleMeterRegistry())) {
             out.printf("Pipeline up in %.1f s (Kafka at %s, schema registry at %s).%n",
                     (System.nanoTime() - started) / 1e9, pipeline.bootstrapServers(), pipeline.registryUrl());
             out.println("Publishing " + run.input.getFileName() + " ...");

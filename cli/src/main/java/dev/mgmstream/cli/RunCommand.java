@@ -118,11 +118,11 @@ final class RunCommand implements Callable<Integer> {
             return bulk(config, System.err).exitCode();
         }
         Path work = Files.createTempDirectory("mgm-run-");
-        Path folder = input.toAbsolutePath().getParent();
+        List<Path> folders = ImageFolders.of(input);
         System.err.println("Starting the embedded pipeline (broker, schema registry, encoders, reasoning, "
                 + (ConfigOptions.generatorPresent(config) ? "generation, " : "") + "sink)...");
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, List.of(folder),
+        try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, folders,
                 meters)) {
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);
             if (!pipeline.awaitLake(Duration.ofSeconds(interrupted ? 5 : 60))) {

@@ -39,18 +39,12 @@ public final class ImageRef {
      * @throws IOException with a message fit for the user when a local file cannot be read
      */
     public static Resolved resolve(String image, Path folder, int inlineMaxBytes) throws IOException {
-        Path file;
-        if (SCHEME.matcher(image).matches()) {
+        Path file = localFile(image, folder);
+        if (file == null) {
             URI uri = URI.create(image.trim());
-            if (!"file".equalsIgnoreCase(uri.getScheme())) {
-                return new Resolved(ImageUri.newBuilder().setUri(uri.toString()).setMediaType(mediaType(uri.getPath()))
-                        .build(), null);
-            }
-            file = Path.of(uri);
-        } else {
-            file = folder.resolve(image);
+            return new Resolved(ImageUri.newBuilder().setUri(uri.toString()).setMediaType(mediaType(uri.getPath()))
+                    .build(), null);
         }
-        file = file.toAbsolutePath().normalize();
         if (!Files.isRegularFile(file)) {
             throw new IOException("image file not found: " + file);
         }
@@ -62,6 +56,24 @@ public final class ImageRef {
         byte[] bytes = Files.readAllBytes(file);
         return new Resolved(InlineImage.newBuilder().setData(ByteBuffer.wrap(bytes))
                 .setMediaType(mediaType(file.toString())).build(), sha256(bytes));
+    }
+
+    /**
+     * The absolute, normalised path of a task line's image when it is a local file (a path, or a
+     * {@code file:} URI); null for any other URI. The file need not exist.
+     */
+    public static Path localFile(String image, Path folder) {
+        Path file;
+        if (SCHEME.matcher(image).matches()) {
+            URI uri = URI.create(image.trim());
+            if (!"file".equalsIgnoreCase(uri.getScheme())) {
+                return null;
+            }
+            file = Path.of(uri);
+        } else {
+            file = folder.resolve(image);
+        }
+        return file.toAbsolutePath().normalize();
     }
 
     static String mediaType(String path) {
