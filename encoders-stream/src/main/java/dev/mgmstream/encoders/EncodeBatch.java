@@ -3,6 +3,7 @@ package dev.mgmstream.encoders;
 import dev.mgmstream.encoders.EncoderMetrics.Step;
 import dev.mgmstream.encoders.cache.VisualTokenCache;
 import dev.mgmstream.encoders.source.ImageLoader;
+import dev.mgmstream.encoders.source.ImageSource;
 import dev.mgmstream.encoders.source.TransientSourceException;
 import dev.mgmstream.model.vision.ImageDecoder;
 import dev.mgmstream.model.vision.ImageRejectedException;
@@ -80,8 +81,11 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
         this.pool = pool;
     }
 
-    /** An image fetched for one task. */
-    private record Fetched(byte[] bytes, String imageId, long nanos) {}
+    /**
+     * An image fetched for one task; {@code bytes} is null when the cache already held its tokens
+     * ({@code cached}) and the source could name the image without reading it.
+     */
+    private record Fetched(byte[] bytes, String imageId, VisualTokens cached, long nanos) {}
 
     /** Decoded and preprocessed pixels of one image, with the time each step took. */
     private record Prepared(PixelViews views, long decodeNanos, long preprocessNanos) {}
@@ -89,16 +93,15 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
     /** The tasks of one batch that ask about the same image. */
     private static final class Group {
         final String imageId;
-        final byte[] bytes;
+        byte[] bytes;
         final List<InputRecord<String, ImageTask>> tasks = new ArrayList<>();
         VisualTokens cached;
         Future<Prepared> preparing;
         ImageRejectedException rejected;
         int encodedIndex = -1;
 
-        Group(String imageId, byte[] bytes) {
+        Group(String imageId) {
             this.imageId = imageId;
-            this.bytes = bytes;
         }
     }
 
@@ -106,14 +109,14 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
     public List<Emitted> apply(List<InputRecord<String, ImageTask>> batch) throws Exception {
         long started = System.nanoTime();
         List<Emitted> out = new ArrayList<>();
-        Map<String, Group> groups = fetchAndGroup(batch, out);
-        long fetched = System.nanoTime();
-        List<Group> misses = new ArrayList<>();
         if (cache != null) {
             cache.awaitStartup();
         }
+        Map<String, Group> groups = fetchAndGroup(batch, out);
+        long fetched = System.nanoTime();
+        List<Group> misses = new ArrayList<>();
         for (Group g : groups.values()) {
-            if (cache != null) {
+            if (cache != null && g.cached == null) {
                 g.cached = cache.get(g.imageId, modelId).orElse(null);
             }
             if (g.cached != null) {
@@ -201,7 +204,14 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
             try {
                 Fetched f = fetches.get(i).get();
                 loadNanos += f.nanos();
-                groups.computeIfAbsent(f.imageId(), id -> new Group(id, f.bytes())).tasks.add(in);
+                Group g = groups.computeIfAbsent(f.imageId(), Group::new);
+                g.tasks.add(in);
+                if (g.bytes == null) {
+                    g.bytes = f.bytes();
+                }
+                if (g.cached == null) {
+                    g.cached = f.cached();
+                }
             } catch (ExecutionException e) {
                 Throwable cause = e.getCause();
                 if (cause instanceof ImageRejectedException r) {
@@ -220,27 +230,37 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
 
     private Fetched fetch(ImageTask task) throws ImageRejectedException, TransientSourceException {
         long t0 = System.nanoTime();
-        byte[] bytes;
         Object image = task.getImage();
         if (image instanceof InlineImage inline) {
             ByteBuffer data = inline.getData().duplicate();
-            bytes = new byte[data.remaining()];
+            byte[] bytes = new byte[data.remaining()];
             data.get(bytes);
-        } else if (image instanceof ImageUri uri) {
-            if (uri.getSizeBytes() != null && uri.getSizeBytes() > decoder.limits().maxBytes()) {
-                throw new ImageRejectedException(Reason.TOO_MANY_BYTES, "the image at " + uri.getUri() + " has "
-                        + uri.getSizeBytes() + " bytes, more than the limit of " + decoder.limits().maxBytes());
-            }
-            bytes = loader.load(uri.getUri());
-        } else {
+            return new Fetched(bytes, checkedId(task, TokenWriter.sha256(bytes)), null, System.nanoTime() - t0);
+        }
+        if (!(image instanceof ImageUri uri)) {
             throw new ImageRejectedException(Reason.INVALID_TASK, "the task carries no image");
         }
-        String id = TokenWriter.sha256(bytes);
-        if (task.getImageId() != null && !task.getImageId().equalsIgnoreCase(id)) {
-            throw new ImageRejectedException(Reason.INVALID_TASK, "the task's image_id " + task.getImageId()
-                    + " is not the SHA-256 of its image (" + id + ")");
+        if (uri.getSizeBytes() != null && uri.getSizeBytes() > decoder.limits().maxBytes()) {
+            throw new ImageRejectedException(Reason.TOO_MANY_BYTES, "the image at " + uri.getUri() + " has "
+                    + uri.getSizeBytes() + " bytes, more than the limit of " + decoder.limits().maxBytes());
         }
-        return new Fetched(bytes, id, System.nanoTime() - t0);
+        // "Encode once, ask many": an image read before and unchanged since (its source tells by the file's
+        // stamp) whose tokens are cached needs neither reading nor hashing again.
+        String known = cache == null ? null : loader.knownSha256(uri.getUri());
+        VisualTokens cached = known == null ? null : cache.get(known, modelId).orElse(null);
+        if (cached != null) {
+            return new Fetched(null, checkedId(task, known), cached, System.nanoTime() - t0);
+        }
+        ImageSource.Fetched fetched = loader.loadWithSha256(uri.getUri());
+        return new Fetched(fetched.bytes(), checkedId(task, fetched.sha256()), null, System.nanoTime() - t0);
+    }
+
+    private static String checkedId(ImageTask task, String sha256) throws ImageRejectedException {
+        if (task.getImageId() != null && !task.getImageId().equalsIgnoreCase(sha256)) {
+            throw new ImageRejectedException(Reason.INVALID_TASK, "the task's image_id " + task.getImageId()
+                    + " is not the SHA-256 of its image (" + sha256 + ")");
+        }
+        return sha256;
     }
 
     private Prepared prepare(byte[] bytes) throws ImageRejectedException {

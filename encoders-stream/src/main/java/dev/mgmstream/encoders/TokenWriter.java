@@ -1,13 +1,11 @@
 package dev.mgmstream.encoders;
 
+import dev.mgmstream.encoders.source.Sha256;
 import dev.mgmstream.encoders.store.ObjectStore;
 import dev.mgmstream.model.vision.TensorBytes;
 import java.io.IOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 
 /**
  * Turns an image's float tokens into what a {@code VisualTokens} record carries: bytes in the configured
@@ -44,10 +42,6 @@ final class TokenWriter {
     }
 
     static String sha256(byte[] bytes) {
-        try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException("every JVM has SHA-256", e);
-        }
+        return Sha256.hex(bytes);
     }
 }

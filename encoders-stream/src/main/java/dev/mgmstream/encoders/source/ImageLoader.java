@@ -23,18 +23,37 @@ public final class ImageLoader {
     }
 
     public byte[] load(String uriText) throws ImageRejectedException, TransientSourceException {
-        URI uri;
+        URI uri = parse(uriText);
+        return sourceFor(uri).fetch(uri, maxBytes);
+    }
+
+    /** The image and its SHA-256, which the source may know from an earlier read ({@link FileSource}). */
+    public ImageSource.Fetched loadWithSha256(String uriText) throws ImageRejectedException, TransientSourceException {
+        URI uri = parse(uriText);
+        return sourceFor(uri).fetchWithSha256(uri, maxBytes);
+    }
+
+    /** The image's SHA-256 when its source knows it without reading the image again; null otherwise. */
+    public String knownSha256(String uriText) throws ImageRejectedException {
+        URI uri = parse(uriText);
+        return sourceFor(uri).knownSha256(uri);
+    }
+
+    private static URI parse(String uriText) throws ImageRejectedException {
         try {
-            uri = new URI(uriText);
+            return new URI(uriText);
         } catch (URISyntaxException e) {
             throw new ImageRejectedException(Reason.NOT_ALLOWED, "not a valid URI: " + uriText);
         }
+    }
+
+    private ImageSource sourceFor(URI uri) throws ImageRejectedException {
         String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
         ImageSource source = bySchema.get(scheme);
         if (source == null) {
             throw new ImageRejectedException(Reason.NOT_ALLOWED, "images by '" + scheme + ":' URI are not accepted"
                     + "; accepted schemes: " + String.join(", ", bySchema.keySet().stream().sorted().toList()));
         }
-        return source.fetch(uri, maxBytes);
+        return source;
     }
 }
