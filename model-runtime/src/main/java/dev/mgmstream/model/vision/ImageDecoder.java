@@ -65,6 +65,10 @@ public final class ImageDecoder {
                     + " bytes, more than the limit of " + limits.maxBytes());
         }
         checkGifScreen(bytes);
+        RgbImage png = PngFastPath.decode(bytes, limits.maxPixels());
+        if (png != null) {
+            return ExifOrientation.apply(png, ExifOrientation.read(bytes));
+        }
         try (ImageInputStream in = new ByteArrayImageInputStream(bytes)) {
             ImageReader reader = readerFor(in, bytes);
             try {
@@ -289,7 +293,7 @@ public final class ImageDecoder {
         return over(argb >> 16 & 0xFF, a) << 16 | over(argb >> 8 & 0xFF, a) << 8 | over(argb & 0xFF, a);
     }
 
-    private static int over(int c, int a) {
+    static int over(int c, int a) {
         return (c * a + 255 * (255 - a) + 127) / 255;
     }
 }
