@@ -165,7 +165,6 @@ public final class LanguageModel implements AutoCloseable {
         return tokenizer.encode(text, manifest.tokenizer().addBos(), false).getIds();
     }
 
-    /** Decodes generated ids as the Python reference does: special tokens dropped, nothing stripped. */
     /**
      * Answers one blank-image prompt (a prefill and a decode step), so that ONNX Runtime's first-run setup of
      * both graphs happens at load time rather than in the first batch of tasks.
@@ -179,6 +178,7 @@ public final class LanguageModel implements AutoCloseable {
         }
     }
 
+    /** Decodes generated ids as the Python reference does: special tokens dropped, nothing stripped. */
     public String decode(long[] ids) {
         return tokenizer.decode(ids, true);
     }
