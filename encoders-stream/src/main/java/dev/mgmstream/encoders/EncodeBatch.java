@@ -39,7 +39,8 @@ import org.slf4j.LoggerFactory;
  *
  * <ol>
  *   <li>Fetch every task's image (inline bytes, or a URI under the loading policy) and name it by the SHA-256
- *   of its bytes, in parallel on the decode pool.</li>
+ *   of its bytes, in parallel on the decode pool. A file the source read before and knows unchanged is
+ *   named without reading it, and when the cache holds its tokens it is not read at all.</li>
  *   <li>Group the tasks by image: an image asked about several times in one batch is handled once.</li>
  *   <li>Look each image up in the visual-token cache (same image, same model): a hit needs no encoder.</li>
  *   <li>Decode and preprocess the misses in parallel; an image that cannot be decoded rejects its tasks.</li>
