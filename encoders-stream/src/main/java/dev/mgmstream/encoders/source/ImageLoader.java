@@ -22,11 +22,6 @@ public final class ImageLoader {
         this.maxBytes = maxBytes;
     }
 
-    public byte[] load(String uriText) throws ImageRejectedException, TransientSourceException {
-        URI uri = parse(uriText);
-        return sourceFor(uri).fetch(uri, maxBytes);
-    }
-
     /** The image and its SHA-256, which the source may know from an earlier read ({@link FileSource}). */
     public ImageSource.Fetched loadWithSha256(String uriText) throws ImageRejectedException, TransientSourceException {
         URI uri = parse(uriText);

@@ -285,7 +285,8 @@ public final class ImageDecoder {
         return max == 255 ? sample : (int) ((sample * 255L + max / 2) / max);
     }
 
-    private static int overWhite(int argb) {
+    /** 0xAARRGGBB composited onto white, as 0xRRGGBB. */
+    static int overWhite(int argb) {
         int a = argb >>> 24;
         if (a == 255) {
             return argb & 0xFFFFFF;
@@ -293,7 +294,7 @@ public final class ImageDecoder {
         return over(argb >> 16 & 0xFF, a) << 16 | over(argb >> 8 & 0xFF, a) << 8 | over(argb & 0xFF, a);
     }
 
-    static int over(int c, int a) {
+    private static int over(int c, int a) {
         return (c * a + 255 * (255 - a) + 127) / 255;
     }
 }

@@ -178,12 +178,8 @@ final class PngFastPath {
                 }
             } else {
                 for (int x = 0, p = row; x < width; x++, p += 4) {
-                    int a = raw[p + 3] & 0xFF;
-                    int r = raw[p] & 0xFF;
-                    int g = raw[p + 1] & 0xFF;
-                    int bl = raw[p + 2] & 0xFF;
-                    out[o + x] = a == 255 ? r << 16 | g << 8 | bl
-                            : ImageDecoder.over(r, a) << 16 | ImageDecoder.over(g, a) << 8 | ImageDecoder.over(bl, a);
+                    out[o + x] = ImageDecoder.overWhite((raw[p + 3] & 0xFF) << 24 | (raw[p] & 0xFF) << 16
+                            | (raw[p + 1] & 0xFF) << 8 | raw[p + 2] & 0xFF);
                 }
             }
         }
