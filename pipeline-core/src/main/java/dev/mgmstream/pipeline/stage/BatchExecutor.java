@@ -12,7 +12,7 @@ import java.util.Set;
  * Runs a {@link BatchFunction} over a batch so that one bad input cannot sink the others.
  *
  * <ul>
- *   <li>A {@link TransientBatchException} retries the same inputs with exponential backoff; when
+ *   <li>A {@link TransientBatchException}, or any failure {@link InfrastructureErrors} calls transient, retries the same inputs with exponential backoff; when
  *   the retries run out it is thrown on, and the runtime reads the batch again later rather than
  *   dead-lettering good inputs because a device was briefly unavailable.</li>
  *   <li>Any other exception splits the batch in halves and runs each, down to single inputs; an
@@ -72,16 +72,18 @@ final class BatchExecutor<K, V> {
                 List<Emitted> emitted = function.apply(List.copyOf(inputs));
                 collect(inputs, emitted, priorAttempts + attempts, outputs, failures);
                 return;
-            } catch (TransientBatchException e) {
-                if (attempts > retries) {
-                    throw e;
-                }
-                sleeper.sleep(backoffFor(attempts));
             } catch (InterruptedException e) {
                 throw e;
             } catch (Exception e) {
-                failure = e;
-                break;
+                if (!InfrastructureErrors.isTransient(e)) {
+                    failure = e;
+                    break;
+                }
+                // A store or registry that did not answer says nothing about these inputs: never split or reject.
+                if (attempts > retries) {
+                    throw InfrastructureErrors.asTransient("batch failed " + attempts + " times", e);
+                }
+                sleeper.sleep(backoffFor(attempts));
             }
         }
         int tried = priorAttempts + attempts;
@@ -99,11 +101,14 @@ final class BatchExecutor<K, V> {
         Set<Integer> known = new HashSet<>();
         inputs.forEach(in -> known.add(in.index()));
         for (Emitted e : emitted) {
-            if (!known.contains(e.source())) {
-                // A function that names inputs it was not given is broken; failing the call lets the
-                // split isolate it instead of committing outputs under the wrong offsets.
-                throw new IllegalStateException("Batch function emitted for input " + e.source()
-                        + " which is not in the batch it was given");
+            List<Integer> sources = e instanceof Output<?, ?> o ? o.sources() : List.of(e.source());
+            for (int source : sources) {
+                if (!known.contains(source)) {
+                    // A function that names inputs it was not given is broken; failing the call lets the
+                    // split isolate it instead of committing outputs under the wrong offsets.
+                    throw new IllegalStateException("Batch function emitted for input " + source
+                            + " which is not in the batch it was given");
+                }
             }
         }
         Map<Integer, List<Output<?, ?>>> mine = new HashMap<>();
@@ -121,7 +126,6 @@ final class BatchExecutor<K, V> {
     }
 
     private Duration backoffFor(int attempt) {
-        long millis = backoff.toMillis() << Math.min(attempt - 1, 20);
-        return Duration.ofMillis(Math.min(millis, maxBackoff.toMillis()));
+        return Backoff.jittered(backoff, maxBackoff, attempt);
     }
 }

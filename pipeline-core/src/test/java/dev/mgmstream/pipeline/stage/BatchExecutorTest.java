@@ -68,7 +68,27 @@ class BatchExecutorTest {
         };
         BatchExecutor.Result result = executor(fn, 3).run(inputs(4, -1));
         assertThat(result.failures()).isEmpty();
-        assertThat(slept).containsExactly(Duration.ofMillis(10), Duration.ofMillis(20));
+        // jittered between half and all of 10, 20 ms: instances that failed together retry apart
+        assertThat(slept).hasSize(2);
+        assertThat(slept.get(0)).isBetween(Duration.ofMillis(5), Duration.ofMillis(10));
+        assertThat(slept.get(1)).isBetween(Duration.ofMillis(10), Duration.ofMillis(20));
+    }
+
+    @Test
+    void anInfrastructureFailureIsRetriedNotSplitOrRejected() throws Exception {
+        AtomicInteger calls = new AtomicInteger();
+        BatchFunction<String, String> fn = batch -> {
+            if (calls.incrementAndGet() < 3) {
+                throw new java.io.UncheckedIOException(new java.net.ConnectException("store refused the connection"));
+            }
+            return List.of();
+        };
+        BatchExecutor.Result result = executor(fn, 3).run(inputs(4, -1));
+        assertThat(result.failures()).isEmpty();
+        assertThat(calls).hasValue(3); // a split would have made more, smaller calls
+        assertThatThrownBy(() -> executor(batch -> {
+            throw new java.io.UncheckedIOException(new java.net.ConnectException("still down"));
+        }, 1).run(inputs(4, -1))).isInstanceOf(TransientBatchException.class);
     }
 
     @Test
