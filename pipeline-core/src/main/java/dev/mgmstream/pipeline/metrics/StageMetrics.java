@@ -19,6 +19,7 @@ public final class StageMetrics {
     private final Counter recordsOut;
     private final Counter deadLettered;
     private final Counter aborted;
+    private final Counter timedOut;
     private final DistributionSummary batchSize;
     private final Timer batchLatency;
     private final AtomicLong lag = new AtomicLong();
@@ -33,6 +34,9 @@ public final class StageMetrics {
                 .description("Input records sent to the dead-letter topic").register(registry);
         aborted = Counter.builder("mgm.stage.transactions.aborted").tag("stage", stage)
                 .description("Transactions aborted; their inputs are read again").register(registry);
+        timedOut = Counter.builder("mgm.stage.batches.timed.out").tag("stage", stage)
+                .description("Batches abandoned after computing longer than stage.batch.timeout.ms; read again")
+                .register(registry);
         batchSize = DistributionSummary.builder("mgm.stage.batch.size").tag("stage", stage)
                 .description("Inputs per committed batch").baseUnit("records")
                 .serviceLevelObjectives(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -59,6 +63,10 @@ public final class StageMetrics {
 
     public void aborted() {
         aborted.increment();
+    }
+
+    public void timedOut() {
+        timedOut.increment();
     }
 
     public void lag(long records) {

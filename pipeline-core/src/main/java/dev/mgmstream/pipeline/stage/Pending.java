@@ -59,10 +59,10 @@ final class Pending {
         this.task = submitted;
     }
 
-    /** Stops caring about the result; interrupts the computation if it is still running. */
-    void abandon() {
+    /** Stops caring about the result; interrupts the computation if asked to and it is still running. */
+    void abandon(boolean interrupt) {
         if (task != null) {
-            task.cancel(true);
+            task.cancel(interrupt);
         }
         result.cancel(false);
     }

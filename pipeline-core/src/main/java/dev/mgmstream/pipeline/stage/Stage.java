@@ -57,6 +57,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     private final StageSettings settings;
     private final StageMetrics metrics;
     private final StageListener listener;
+    private final ClientFactory clientFactory;
     private final BatchProcessor<K, V> processor;
     private final MicroBatcher<ConsumerRecord<byte[], byte[]>> batcher;
     private final CountDownLatch terminated = new CountDownLatch(1);
@@ -65,10 +66,15 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     private volatile State state = State.NEW;
     private volatile Throwable failure;
     private volatile Clients clients;
+    private volatile boolean workersStopped = true;
 
     // Owned by the poll thread.
     private Pending pending;
     private boolean transactionOpen;
+    /** The consumer's positions may be past inputs that produced nothing; nothing is polled until they are not. */
+    private boolean rewindNeeded;
+    /** Batches in a row that failed or overran; sets how long to wait before reading them again. */
+    private int failedInARow;
     private long nextLagUpdate;
 
     public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry) {
@@ -77,10 +83,16 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
 
     public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry,
                  StageListener listener) {
+        this(definition, settings, registry, listener, ClientFactory.KAFKA);
+    }
+
+    public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry,
+                 StageListener listener, ClientFactory clientFactory) {
         this.definition = definition;
         this.settings = settings;
         this.metrics = new StageMetrics(registry, definition.name());
         this.listener = listener;
+        this.clientFactory = clientFactory;
         BatchExecutor<K, V> executor = new BatchExecutor<>(definition.batchFunction(), settings.retries(),
                 settings.retryBackoff(), settings.retryBackoffMax(), d -> Thread.sleep(d.toMillis()));
         this.processor = new BatchProcessor<>(definition, executor, Clock.systemUTC(), settings.maxRecordBytes());
@@ -109,7 +121,9 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     @Override
     public void run() {
         state = State.RUNNING;
-        try (Clients c = new Clients(settings, "stage-" + definition.name() + "-worker")) {
+        Clients opened = null;
+        try (Clients c = new Clients(settings, clientFactory, "stage-" + definition.name() + "-worker")) {
+            opened = c;
             clients = c;
             try {
                 if (!stopRequested) {
@@ -133,11 +147,21 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             failure = e;
             log.error("Stage {} failed", definition.name(), e);
         } finally {
+            workersStopped = opened == null || opened.workersStopped();
             if (state == State.RUNNING) {
                 state = failure == null ? State.STOPPED : State.FAILED;
             }
             terminated.countDown();
         }
+    }
+
+    /**
+     * Whether, once terminated, no batch of this stage is computing any more, so the models its batch
+     * function calls can be closed. False only when a batch overran even the wait at the stop: closing its
+     * models then would crash the JVM under the thread still inside them.
+     */
+    public boolean workersStopped() {
+        return workersStopped;
     }
 
     /** Asks the stage to stop; safe from any thread, including a shutdown hook. */
@@ -195,7 +219,19 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     }
 
     private void step() {
+        if (rewindNeeded) {
+            rewind();
+        }
+        if (pending != null && !pending.result.isDone() && overran(pending)) {
+            abandonOverrun();
+            return;
+        }
         ConsumerRecords<byte[], byte[]> polled = poll(pollTimeout());
+        if (rewindNeeded) {
+            // A rebalance callback in that poll could not commit: what it returned may lie past inputs that
+            // produced nothing, and the rewind at the next step drops it.
+            return;
+        }
         List<ConsumerRecord<byte[], byte[]>> fresh = new ArrayList<>(polled.count());
         polled.forEach(fresh::add);
         batcher.add(fresh);
@@ -241,6 +277,27 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         pending = p;
     }
 
+    private boolean overran(Pending p) {
+        return System.nanoTime() - p.startedNanos() > settings.batchTimeout().toNanos();
+    }
+
+    /**
+     * A batch past {@code stage.batch.timeout.ms} is given up: its worker is interrupted and replaced, and its
+     * inputs are read again after a backoff. Left alone it would hold its partitions for good while the
+     * consumer, polling on, kept the group thinking all is well.
+     */
+    private void abandonOverrun() {
+        Pending p = pending;
+        log.error("Stage {}: a batch of {} has computed for more than {}; abandoning it and reading its inputs "
+                + "again", definition.name(), p.records().size(), settings.batchTimeout());
+        metrics.timedOut();
+        dropInFlight(true);
+        clients.retireWorker();
+        rewindNeeded = true;
+        rewind();
+        backOff();
+    }
+
     /** Commits the finished in-flight batch, or reads its inputs again if it could not be computed. */
     private void complete() {
         Pending p = pending;
@@ -255,13 +312,16 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             }
             log.warn("Stage {}: batch of {} could not be computed ({}); reading it again", definition.name(),
                     p.records().size(), cause.toString());
+            rewindNeeded = true;
             rewind();
+            backOff();
             return;
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new KafkaException("Interrupted while collecting a finished batch", e);
         }
         commit(p, prepared);
+        failedInARow = 0;
     }
 
     private void commit(Pending p, Prepared prepared) {
@@ -272,7 +332,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         c.producer.sendOffsetsToTransaction(p.nextOffsets(), c.consumer.groupMetadata());
         listener.beforeCommit(p.records().size(), prepared.records().size());
         long committing = System.nanoTime();
-        c.producer.commitTransaction();
+        commitTransaction();
         transactionOpen = false;
         Duration latency = Duration.ofNanos(System.nanoTime() - p.startedNanos());
         metrics.committed(p.records().size(), prepared.outputs(), prepared.rejected(), latency);
@@ -284,15 +344,54 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         listener.afterCommit(p.records().size(), prepared.records().size());
     }
 
+    /**
+     * Commits the open transaction as the client's contract asks: after a timeout or an interrupt the commit
+     * may already be completing, so the only calls allowed are the same commit again or closing the producer
+     * (an abort is refused with IllegalStateException). Retried within the commit timeout; after that the
+     * producer is replaced, which settles the transaction either way, and the inputs are read again from
+     * whatever offsets the group then has.
+     */
+    private void commitTransaction() {
+        long deadline = System.nanoTime() + settings.commitTimeout().toNanos();
+        for (int attempt = 1; ; attempt++) {
+            try {
+                clients.producer.commitTransaction();
+                return;
+            } catch (org.apache.kafka.common.errors.TimeoutException | org.apache.kafka.common.errors.InterruptException e) {
+                if (e instanceof org.apache.kafka.common.errors.InterruptException) {
+                    Thread.interrupted(); // the retry must not be interrupted by the same flag
+                }
+                if (System.nanoTime() > deadline || stopRequested && attempt > 1) {
+                    log.warn("Stage {}: commit still unconfirmed after {} tries ({}); replacing the producer and "
+                            + "reading again from the group's offsets", definition.name(), attempt, e.toString());
+                    transactionOpen = false;
+                    clients.renewProducer();
+                    throw new CommitOutcomeUnknownException(e);
+                }
+                log.warn("Stage {}: commit not confirmed ({}); committing again", definition.name(), e.toString());
+            }
+        }
+    }
+
+    /** A commit whose outcome only the group's committed offsets can tell; the stage rewinds to them. */
+    static final class CommitOutcomeUnknownException extends KafkaException {
+        private static final long serialVersionUID = 1L;
+
+        CommitOutcomeUnknownException(Throwable cause) {
+            super("the transaction's commit was not confirmed", cause);
+        }
+    }
+
     /** @return whether the stage can go on */
     private boolean recover(RuntimeException e) {
         if (KafkaErrors.isUnrecoverable(e)) {
             log.error("Stage {}: unrecoverable ({}); shutting down", definition.name(), e.toString());
             failure = e;
-            dropInFlight();
+            dropInFlight(false);
             return false;
         }
         log.warn("Stage {}: aborting and rewinding to the last commit after {}", definition.name(), e.toString());
+        rewindNeeded = true;
         if (!abortQuietly()) {
             return false;
         }
@@ -303,9 +402,10 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
                 failure = again;
                 return false;
             }
+            // rewindNeeded stays set: the next step tries again before it polls anything.
             log.warn("Stage {}: rewind failed, retrying ({})", definition.name(), again.toString());
         }
-        pauseBriefly();
+        backOff();
         return true;
     }
 
@@ -319,12 +419,24 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         try {
             clients.producer.abortTransaction();
             return true;
-        } catch (KafkaException e) {
+        } catch (KafkaException | IllegalStateException e) {
             if (KafkaErrors.isUnrecoverable(e)) {
                 failure = e;
                 return false;
             }
-            throw e;
+            // The transaction's state is unknown (the abort timed out, or the client refuses it): a new producer
+            // with the same transactional.id settles it on the coordinator.
+            log.warn("Stage {}: abort failed ({}); replacing the producer", definition.name(), e.toString());
+            try {
+                clients.renewProducer();
+                return true;
+            } catch (KafkaException again) {
+                if (KafkaErrors.isUnrecoverable(again)) {
+                    failure = again;
+                    return false;
+                }
+                throw again;
+            }
         }
     }
 
@@ -333,11 +445,12 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
      * committed offset: the only position known to agree with what downstream has seen.
      */
     private void rewind() {
-        dropInFlight();
+        dropInFlight(true);
         Clients c = clients;
         Set<TopicPartition> assigned = c.consumer.assignment();
         batcher.discardIf(r -> true);
         if (assigned.isEmpty()) {
+            rewindNeeded = false;
             return;
         }
         Map<TopicPartition, OffsetAndMetadata> committed = committed(assigned);
@@ -358,6 +471,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
                 c.consumer.seekToBeginning(never);
             }
         }
+        rewindNeeded = false;
     }
 
     private Map<TopicPartition, OffsetAndMetadata> committed(Set<TopicPartition> partitions) {
@@ -373,9 +487,10 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         }
     }
 
-    private void dropInFlight() {
+    /** @param interrupt whether to interrupt a batch still computing (never on a stop: see {@link Clients#close()}) */
+    private void dropInFlight(boolean interrupt) {
         if (pending != null) {
-            pending.abandon();
+            pending.abandon(interrupt);
             pending = null;
         }
     }
@@ -387,16 +502,19 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         if (settings.onShutdown() == InFlightPolicy.COMMIT) {
             finishAndCommit("shutdown");
         }
-        dropInFlight();
+        dropInFlight(false);
     }
 
     /** Waits for the in-flight batch and commits it; on any trouble leaves it for {@link #dropInFlight()}. */
     private void finishAndCommit(String why) {
         Pending p = pending;
         try {
-            Prepared prepared = p.result.get(settings.batchTimeout().toMillis(), TimeUnit.MILLISECONDS);
-            pending = null;
+            long left = settings.batchTimeout().toNanos() - (System.nanoTime() - p.startedNanos());
+            Prepared prepared = p.result.get(Math.max(left, 0), TimeUnit.NANOSECONDS);
+            // pending stays set until the commit is through: if it fails, the caller must still know which
+            // inputs to read again on the partitions this member keeps.
             commit(p, prepared);
+            pending = null;
             log.info("Stage {}: committed the in-flight batch of {} on {}", definition.name(), p.records().size(),
                     why);
         } catch (ExecutionException e) {
@@ -415,6 +533,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             }
             log.warn("Stage {}: commit on {} failed ({}); the inputs will be read again", definition.name(), why,
                     e.toString());
+            rewindNeeded = true;
             abortQuietly();
         }
     }
@@ -482,7 +601,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         /** Partitions this member keeps must be read again from where the dropped batch began. */
         private void dropForNewOwner(Set<TopicPartition> gone) {
             Pending p = pending;
-            dropInFlight();
+            dropInFlight(true);
             p.firstOffsets().forEach((tp, offset) -> {
                 if (!gone.contains(tp)) {
                     clients.consumer.seek(tp, offset);
@@ -492,9 +611,17 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         }
     }
 
-    private void pauseBriefly() {
+    /**
+     * Waits before reading failed inputs again, longer each time in a row (jittered, up to the backoff
+     * ceiling), so an outage of a registry or store is waited out instead of hammered.
+     */
+    private void backOff() {
+        failedInARow++;
+        if (stopRequested) {
+            return;
+        }
         try {
-            Thread.sleep(settings.retryBackoff().toMillis());
+            Thread.sleep(Backoff.jittered(settings.retryBackoff(), settings.retryBackoffMax(), failedInARow).toMillis());
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
         }
