@@ -35,16 +35,18 @@ class StageFailurePathsTest {
     void aCommitThatFailsDuringRevocationDoesNotSkipThePartitionsKept() throws Exception {
         Map<String, String> inputs = inputs("rv", 2_400);
         StageTestKit.createTopics(4, "rv-in", "rv-out", "rv-dlq");
-        StageTestKit.produceStrings("rv-in", inputs);
+        produceOneByOne("rv-in", inputs);
         FaultyClients faults = new FaultyClients();
         AtomicInteger committed = new AtomicInteger();
         // Slow batches, so that one is computing (over every partition) when the second member arrives.
         StageDefinition<String, String> definition = copying("rv", Duration.ofMillis(150));
-        try (Stage<String, String> first = start(definition, "a", faults, committed, "stage.batch.max.size", "48")) {
+        // Small fetches, so that every batch holds records of every partition: some revoked, some kept.
+        String[] spanning = {"stage.batch.max.size", "48", "kafka.consumer.max.partition.fetch.bytes", "256"};
+        try (Stage<String, String> first = start(definition, "a", faults, committed, spanning)) {
             await().atMost(PATIENCE).until(() -> committed.get() >= 200);
             faults.failRevocationCommits.set(1);
-            try (Stage<String, String> second = start(definition, "b", ClientFactory.KAFKA, committed,
-                    "stage.batch.max.size", "48")) {
+            try (Stage<String, String> second = start(definition, "b", ClientFactory.KAFKA, committed, spanning)) {
+                await().atMost(PATIENCE).untilAtomic(faults.faultsInjected, org.hamcrest.Matchers.equalTo(1));
                 awaitExactlyOnce("rv-out", inputs);
             }
         }
@@ -158,6 +160,17 @@ class StageFailurePathsTest {
         assertThat(dead.get(0).value()).isNull();
         assertThat(text(dead.get(0).headers().lastHeader("mgm.error.value.dropped.bytes").value())).isEqualTo("19900");
         assertThat(text(dead.get(0).headers().lastHeader("mgm.error.message").value())).hasSizeLessThan(5_000);
+    }
+
+    /** One record per producer batch, so that a fetch can stop after any record. */
+    private static void produceOneByOne(String topic, Map<String, String> records) {
+        try (org.apache.kafka.clients.producer.KafkaProducer<String, String> producer =
+                     new org.apache.kafka.clients.producer.KafkaProducer<>(Map.of("bootstrap.servers",
+                             StageTestKit.bootstrap(), "batch.size", 1, "linger.ms", 0), new StringSerializer(),
+                             new StringSerializer())) {
+            records.forEach((k, v) -> producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, k, v)));
+            producer.flush();
+        }
     }
 
     static Map<String, String> inputs(String prefix, int n) {
