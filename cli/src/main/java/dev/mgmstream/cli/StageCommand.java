@@ -1,7 +1,5 @@
 package dev.mgmstream.cli;
 
-import java.lang.management.ManagementFactory;
-import java.net.InetAddress;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -35,8 +33,10 @@ import picocli.CommandLine.Parameters;
                 "reasoning (visual tokens to answers and generation prompts), generation (prompts to images;",
                 "only with a generator in generation.model.dir), sink (answers to the lake table), or all of",
                 "them in one process. Any number of copies of a stage form one consumer group and share",
-                "the work; each copy needs its own instance id (--instance, default host-pid), which names its",
-                "transactional id: a copy restarted with the same id fences its dead predecessor at once.",
+                "the work; each copy needs its own instance id (--instance), which names its transactional id:",
+                "a copy restarted with the same id fences its dead predecessor at once. The default is the",
+                "host name (a StatefulSet's pod name), then host-1, host-2... for more copies on one host, each",
+                "the lowest slot no live copy holds, so a restarted copy gets its predecessor's id back.",
                 "SIGTERM (Ctrl-C) finishes or abandons the batch in flight consistently, then exits.",
                 "Without a generator, reasoning answers generate tasks itself (reasoning.generate.output=answer)."},
         footer = {"", "Examples:",
@@ -54,7 +54,8 @@ final class StageCommand implements Callable<Integer> {
     Connection connection;
 
     @Option(names = "--instance", paramLabel = "ID",
-            description = "Instance id, stable across restarts of this copy (default: host-pid).")
+            description = "Instance id, stable across restarts of this copy (default: the host name, "
+                    + "then host-1, host-2... for further copies on this host).")
     String instance;
 
     @Mixin
@@ -66,7 +67,10 @@ final class StageCommand implements Callable<Integer> {
         if (instance != null) {
             config.put("stage.instance.id", instance);
         }
-        config.putIfAbsent("stage.instance.id", defaultInstance());
+        if (!config.containsKey("stage.instance.id")) {
+            // held, never closed: the slot is this process's until it ends
+            config.put("stage.instance.id", InstanceIds.claim("stage-" + which, InstanceIds.defaultLockDir()).id());
+        }
         config = Keys.withBundledModel(config);
         PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
         switch (which) {
@@ -180,15 +184,5 @@ final class StageCommand implements Callable<Integer> {
             stopped.countDown();
         }
         return code;
-    }
-
-    static String defaultInstance() {
-        String host;
-        try {
-            host = InetAddress.getLocalHost().getHostName();
-        } catch (Exception e) {
-            host = "host";
-        }
-        return host + "-" + ManagementFactory.getRuntimeMXBean().getPid();
     }
 }
