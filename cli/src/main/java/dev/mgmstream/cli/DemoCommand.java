@@ -84,16 +84,12 @@ final class DemoCommand implements Callable<Integer> {
         BulkRun.Summary summary;
         String lakeTable;
         try {
-            try {
-                summary = runDemo(config, work, run, out, started);
-                lakeTable = LakeLocation.describe(config);
-            } finally {
-                deleteQuietly(work);
-            }
-            return report(out, tasks, summary, lakeTable, started);
+            summary = runDemo(config, work, run, out, started);
+            lakeTable = LakeLocation.describe(config);
         } finally {
-            run.closed.countDown();
+            deleteQuietly(work);
         }
+        return report(out, tasks, summary, lakeTable, started);
     }
 
     private BulkRun.Summary runDemo(Map<String, String> config, Path work, RunCommand run,

@@ -21,6 +21,7 @@ import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
+import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
 import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
@@ -292,7 +293,12 @@ final class EmbeddedPipeline implements AutoCloseable {
             stopping.add(CompletableFuture.runAsync(() -> closeQuietly(List.of(c)), daemon("embedded-stage-stop")));
         }
         stopping.forEach(CompletableFuture::join);
-        CompletableFuture<Void> unloading = CompletableFuture.runAsync(() -> closeQuietly(models),
+        // A model closed under a batch still inside it crashes the JVM; left open, it goes with the process.
+        boolean idle = running.stream().noneMatch(c -> c instanceof Stage<?, ?> s && !s.workersStopped());
+        if (!idle) {
+            System.err.println("mgm: a stage's batch is still computing after the stop; its models are left open");
+        }
+        CompletableFuture<Void> unloading = CompletableFuture.runAsync(() -> closeQuietly(idle ? models : List.of()),
                 daemon("embedded-model-close"));
         client.close();
         registry.close();

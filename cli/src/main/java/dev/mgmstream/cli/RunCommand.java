@@ -8,9 +8,9 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
 
 import dev.mgmstream.ingest.BulkRun;
+import dev.mgmstream.pipeline.stage.TerminationSignals;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -83,17 +83,11 @@ final class RunCommand implements Callable<Integer> {
     @Mixin
     ConfigOptions options;
 
-    /** Counted down once everything is closed; Ctrl-C waits for it so the summary and the close happen. */
-    final CountDownLatch closed = new CountDownLatch(1);
     private volatile boolean interrupted;
 
     @Override
     public Integer call() throws Exception {
-        try {
-            return execute();
-        } finally {
-            closed.countDown();
-        }
+        return execute();
     }
 
     private Integer execute() throws Exception {
@@ -140,29 +134,16 @@ final class RunCommand implements Callable<Integer> {
     BulkRun.Summary bulk(Map<String, String> config, PrintStream err) throws Exception {
         Progress progress = Progress.forStderr();
         BulkRun run = new BulkRun(config, progress);
-        CountDownLatch finished = new CountDownLatch(1);
-        Thread onInterrupt = new Thread(() -> {
+        BulkRun.Summary summary;
+        // Ctrl-C stops the run; this thread then writes the summary and closes the pipeline, and the command
+        // exits 1 with the tasks that have no result (TerminationSignals: why not a shutdown hook).
+        try (TerminationSignals signals = TerminationSignals.onSignal("run", () -> {
             interrupted = true;
             run.stop();
-            try {
-                finished.await();
-                closed.await(30, java.util.concurrent.TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "mgm-run-stop");
-        Runtime.getRuntime().addShutdownHook(onInterrupt);
-        BulkRun.Summary summary;
-        try {
+        })) {
             summary = run.run(input, output, timeout);
         } finally {
             progress.finish();
-            finished.countDown();
-            try {
-                Runtime.getRuntime().removeShutdownHook(onInterrupt);
-            } catch (IllegalStateException shuttingDown) {
-                // Ctrl-C: the hook is running
-            }
         }
         report(summary, output, err);
         return summary;

@@ -13,6 +13,7 @@ import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.metrics.MetricsServer;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.pipeline.stage.TerminationSignals;
 import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
@@ -110,18 +111,11 @@ final class StageCommand implements Callable<Integer> {
     private static int runSink(Map<String, String> config, PrometheusMeterRegistry meters) throws InterruptedException {
         Optional<MetricsServer> server = MetricsServer.start(meters, StageSettings.from("sink", config).metricsPort());
         SinkStage sink = new SinkStage(config, meters);
-        Thread hook = new Thread(sink::close, "stage-sink-sigterm");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (TerminationSignals signals = TerminationSignals.onSignal("sink", sink::close)) {
             System.err.println("Sink writing to lake table " + LakeLocation.describe(config));
             sink.run();
         } finally {
             server.ifPresent(MetricsServer::close);
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // SIGTERM: the hook is what stopped us
-            }
         }
         return sink.failure().isPresent() ? 1 : 0;
     }
@@ -131,16 +125,7 @@ final class StageCommand implements Callable<Integer> {
         Optional<MetricsServer> server = MetricsServer.start(meters, StageSettings.from("all", config).metricsPort());
         List<AutoCloseable> open = new ArrayList<>();
         CountDownLatch stop = new CountDownLatch(1);
-        CountDownLatch stopped = new CountDownLatch(1);
-        Thread hook = new Thread(() -> {
-            stop.countDown();
-            try {
-                stopped.await();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-            }
-        }, "mgm-stages-stop");
-        Runtime.getRuntime().addShutdownHook(hook);
+        TerminationSignals signals = TerminationSignals.onSignal("stages", stop::countDown);
         SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
         int code = 0;
         try {
@@ -173,6 +158,12 @@ final class StageCommand implements Callable<Integer> {
             }
         } finally {
             for (AutoCloseable c : open) {
+                if (!(c instanceof Stage<?, ?>) && open.stream().anyMatch(x -> x instanceof Stage<?, ?> s
+                        && !s.workersStopped())) {
+                    // a model closed under a batch still inside it would crash the JVM
+                    System.err.println("mgm: a stage's batch is still computing after the stop; models left open");
+                    break;
+                }
                 try {
                     c.close();
                 } catch (Exception ex) {
@@ -181,7 +172,7 @@ final class StageCommand implements Callable<Integer> {
             }
             registry.close();
             server.ifPresent(MetricsServer::close);
-            stopped.countDown();
+            signals.close();
         }
         return code;
     }

@@ -10,8 +10,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * What a stage's {@code main} calls: runs the stage on the calling thread with a Prometheus endpoint
- * (when {@code metrics.port} is not -1) and a shutdown hook, so SIGTERM stops it as
- * {@code stage.inflight.on.shutdown} says and the process exits once the stage has closed.
+ * (when {@code metrics.port} is not -1); SIGTERM or SIGINT stops it as
+ * {@code stage.inflight.on.shutdown} says, and this returns once the stage has closed (see
+ * {@link TerminationSignals} for why not a shutdown hook).
  *
  * <pre>{@code
  * public static void main(String[] args) {
@@ -41,18 +42,19 @@ public final class StageRunner {
         Optional<MetricsServer> server = MetricsServer.start(registry, settings.metricsPort());
         server.ifPresent(s -> log.info("Stage {} metrics on http://localhost:{}/metrics", definition.name(), s.port()));
         Stage<K, V> stage = new Stage<>(definition, settings, registry);
-        Thread hook = new Thread(stage::close, "stage-" + definition.name() + "-sigterm");
-        Runtime.getRuntime().addShutdownHook(hook);
-        try {
+        try (TerminationSignals signals = TerminationSignals.onSignal("stage " + definition.name(), stage::stop)) {
             stage.run();
         } finally {
             server.ifPresent(MetricsServer::close);
-            try {
-                Runtime.getRuntime().removeShutdownHook(hook);
-            } catch (IllegalStateException shuttingDown) {
-                // The hook is what stopped us; it is running now.
-            }
         }
-        return stage.failure().isPresent() ? 1 : 0;
+        int code = stage.failure().isPresent() ? 1 : 0;
+        if (!stage.workersStopped()) {
+            // The caller would close the models next, under a thread still inside one: a native crash. The
+            // transaction is settled and the group left; ending here is what a kill would do, minus the crash.
+            log.error("Stage {}: a batch is still computing after the stop; exiting without closing its models",
+                    definition.name());
+            Runtime.getRuntime().halt(1);
+        }
+        return code;
     }
 }

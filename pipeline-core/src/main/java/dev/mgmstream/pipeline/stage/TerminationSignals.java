@@ -1,0 +1,73 @@
+package dev.mgmstream.pipeline.stage;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+import sun.misc.Signal;
+import sun.misc.SignalHandler;
+
+/**
+ * SIGINT and SIGTERM as a request to stop, not as the start of the JVM's shutdown.
+ *
+ * <p>Why not a shutdown hook: the JVM runs all hooks at once, and ONNX Runtime's Java binding registers
+ * one that releases its native environment. On Ctrl-C that hook freed the environment while a stage's
+ * worker was still inside {@code OrtSession.run}: SIGSEGV, exit 134 (reproduced in 3 of 3 tries of
+ * {@code mgm run --embedded}). Handled here instead, the signal only asks the stages to stop; they finish
+ * or abandon their batch, commit or abort, the models close once no thread uses them, and the command
+ * then exits with its own exit code through {@code System.exit}, when the hooks find nothing running.
+ * A second signal ends the process at once ({@link Runtime#halt}, which runs no hook either).
+ */
+public final class TerminationSignals implements AutoCloseable {
+
+    private static final Logger log = LoggerFactory.getLogger(TerminationSignals.class);
+    private static final List<String> SIGNALS = List.of("INT", "TERM");
+
+    private final List<Signal> signals = new ArrayList<>();
+    private final List<SignalHandler> previous = new ArrayList<>();
+
+    private TerminationSignals() {
+    }
+
+    /**
+     * Runs {@code stop} once, on a thread of its own, at the first SIGINT or SIGTERM until closed.
+     * {@code stop} should only ask for the stop (it must not wait for it): the caller's thread does the
+     * stopping and returns its exit code.
+     */
+    public static TerminationSignals onSignal(String name, Runnable stop) {
+        TerminationSignals installed = new TerminationSignals();
+        AtomicBoolean stopping = new AtomicBoolean();
+        SignalHandler handler = signal -> {
+            if (stopping.compareAndSet(false, true)) {
+                log.info("SIG{}: stopping {} (send it again to end at once)", signal.getName(), name);
+                Thread t = new Thread(stop, name + "-stop");
+                t.setDaemon(true);
+                t.start();
+            } else {
+                System.err.println("mgm: second SIG" + signal.getName() + ", ending at once");
+                Runtime.getRuntime().halt(128 + signal.getNumber());
+            }
+        };
+        for (String s : SIGNALS) {
+            try {
+                Signal signal = new Signal(s);
+                installed.previous.add(Signal.handle(signal, handler));
+                installed.signals.add(signal);
+            } catch (IllegalArgumentException unsupported) {
+                // No such signal here, or the JVM was started with -Xrs: the default handling stays.
+                log.debug("Cannot handle SIG{}: {}", s, unsupported.getMessage());
+            }
+        }
+        return installed;
+    }
+
+    /** Gives the signals back to whatever handled them before. */
+    @Override
+    public void close() {
+        for (int i = 0; i < signals.size(); i++) {
+            Signal.handle(signals.get(i), previous.get(i));
+        }
+    }
+}
