@@ -23,6 +23,7 @@ import dev.mgmstream.pipeline.stage.Reject;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.net.URI;
 import java.nio.ByteBuffer;
@@ -190,6 +191,36 @@ class EncodeBatchTest {
         assertThat(f.metrics().imagesEncoded()).isEqualTo(2);
         assertThat(f.metrics().sharedInBatch()).isEqualTo(2);
         assertThat(tokens(out, "visual-token-cache")).hasSize(2).allMatch(t -> t.getTasks().isEmpty());
+    }
+
+    @Test
+    void theRecordsOfAnImageStandForEveryTaskOnItAndNameThemInAHeader() throws Exception {
+        Fixture f = fixture();
+        byte[] image = Files.readAllBytes(golden.scenes().get(1).image());
+        byte[] other = Files.readAllBytes(golden.scenes().get(2).image());
+        List<Emitted> out = f.batch().apply(records(List.of(
+                Tasks.inline("a", image, null),
+                Tasks.inline("b", other, null),
+                Tasks.inline("c,with a comma", image, "How many shapes are there?"))));
+        Map<String, List<Integer>> sources = new HashMap<>();
+        for (Emitted e : out) {
+            Output<?, ?> o = (Output<?, ?>) e;
+            if (o.topic().name().equals("visual-tokens")) {
+                VisualTokens vt = (VisualTokens) o.value();
+                List<String> ids = vt.getTasks().stream().map(TaskRef::getTaskId).toList();
+                assertThat(TaskIdsHeader.decode(o.headers().get(TaskIdsHeader.NAME))).isEqualTo(ids);
+                sources.put("tokens " + ids, o.sources());
+            } else {
+                sources.put("cache " + o.key(), o.sources());
+            }
+        }
+        String imageKey = VisualTokenCache.key(TokenWriter.sha256(image), encoder.manifest().modelId());
+        String otherKey = VisualTokenCache.key(TokenWriter.sha256(other), encoder.manifest().modelId());
+        assertThat(sources).containsOnly(
+                Map.entry("tokens [a, c,with a comma]", List.of(0, 2)),
+                Map.entry("cache " + imageKey, List.of(0, 2)),
+                Map.entry("tokens [b]", List.of(1)),
+                Map.entry("cache " + otherKey, List.of(1)));
     }
 
     @Test
