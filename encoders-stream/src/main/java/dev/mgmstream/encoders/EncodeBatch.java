@@ -52,8 +52,9 @@ import org.slf4j.LoggerFactory;
  * </ol>
  *
  * <p>Pure as the runtime requires: the same inputs give equivalent outputs, whether the tokens come from
- * the cache or a new encoding (the encoders are deterministic). Failures of the store a URI points into are
- * thrown as {@link TransientBatchException} so the batch is retried instead of its tasks rejected.
+ * the cache or a new encoding (the encoders are deterministic). Failures of the store a URI points into, and
+ * of the claim-check store the tokens go to, are thrown as {@link TransientBatchException} so the batch is
+ * retried instead of its tasks rejected.
  */
 final class EncodeBatch implements BatchFunction<String, ImageTask> {
     private static final Logger log = LoggerFactory.getLogger(EncodeBatch.class);
@@ -277,7 +278,7 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
         return new Prepared(views, t1 - t0, System.nanoTime() - t1);
     }
 
-    private VisualTokens fresh(String imageId, float[] values, int[] shape) throws java.io.IOException {
+    private VisualTokens fresh(String imageId, float[] values, int[] shape) throws TransientBatchException {
         TokenWriter.Payload p = writer.write(values);
         if (p.uri() != null) {
             metrics.claimCheck();
