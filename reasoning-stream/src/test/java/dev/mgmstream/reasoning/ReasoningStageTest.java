@@ -130,20 +130,7 @@ class ReasoningStageTest {
                 Golden.task("lost-1", TaskKind.CAPTION, null), Golden.task("lost-2", TaskKind.VQA, "Is there a sign?"))));
         produce(config, records);
 
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        AtomicInteger committed = new AtomicInteger();
-        try (ReasoningStage reasoning = ReasoningStage.open(config, client, meters);
-             Stage<String, VisualTokens> stage = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters,
-                     new StageListener() {
-                         @Override
-                         public void afterCommit(int inputs, int records) {
-                             committed.addAndGet(inputs);
-                         }
-                     })) {
-            // A ceiling, not a wait: about half a minute on an idle 2-core machine, much more under load.
-            await().atMost(Duration.ofMinutes(10)).until(() -> committed.get() >= records.size());
-            assertThat(stage.failure()).isEmpty();
-        }
+        runUntilCommitted(config, records.size());
 
         List<ConsumerRecord<String, Answer>> answers = read(config, TopicRole.ANSWERS, Answer.class);
         List<ConsumerRecord<String, GenerationRequest>> requests = read(config, TopicRole.GENERATION_REQUESTS,
@@ -209,19 +196,7 @@ class ReasoningStageTest {
             p.flush();
         }
 
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        AtomicInteger committed = new AtomicInteger();
-        try (ReasoningStage reasoning = ReasoningStage.open(config, client, meters);
-             Stage<String, VisualTokens> stage = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters,
-                     new StageListener() {
-                         @Override
-                         public void afterCommit(int inputs, int records) {
-                             committed.addAndGet(inputs);
-                         }
-                     })) {
-            await().atMost(Duration.ofMinutes(2)).until(() -> committed.get() >= 2);
-            assertThat(stage.failure()).isEmpty();
-        }
+        runUntilCommitted(config, 2);
 
         Map<String, Answer> answers = new HashMap<>();
         read(config, TopicRole.ANSWERS, Answer.class).forEach(r -> answers.put(r.key(), r.value()));
@@ -232,6 +207,24 @@ class ReasoningStageTest {
             assertThat(a.getReason()).contains("SerializationException");
         });
         assertThat(read(config, TopicRole.DLQ_REASONING, Rejection.class)).hasSize(2);
+    }
+
+    /** Runs the stage until it has committed {@code expected} inputs, and checks it did not fail. */
+    static void runUntilCommitted(Map<String, String> config, int expected) {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        AtomicInteger committed = new AtomicInteger();
+        try (ReasoningStage reasoning = ReasoningStage.open(config, client, meters);
+             Stage<String, VisualTokens> stage = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters,
+                     new StageListener() {
+                         @Override
+                         public void afterCommit(int inputs, int records) {
+                             committed.addAndGet(inputs);
+                         }
+                     })) {
+            // A ceiling, not a wait: about half a minute on an idle 2-core machine, much more under load.
+            await().atMost(Duration.ofMinutes(10)).until(() -> committed.get() >= expected);
+            assertThat(stage.failure()).isEmpty();
+        }
     }
 
     static int sceneIndex(List<Golden.Scene> scenes, String imageId) {

@@ -57,6 +57,8 @@ public final class VisualTokenCache implements AutoCloseable {
     private final CountDownLatch closing = new CountDownLatch(1);
     private final AtomicInteger restarts = new AtomicInteger();
     private volatile boolean closed;
+    /** Whether the current (or last) consumer has read a record, so that its failure is not one more in a row. */
+    private volatile boolean progressed;
     private volatile KafkaConsumer<String, byte[]> consumer;
     private Thread reader;
     private Duration startupWait = Duration.ZERO;
@@ -242,9 +244,6 @@ public final class VisualTokenCache implements AutoCloseable {
             caughtUp.countDown();
         }
     }
-
-    /** Whether the current (or last) consumer has read a record, so that its failure is not one more in a row. */
-    private volatile boolean progressed;
 
     private Duration backoff(int attempt) {
         long ceiling = Math.min(firstBackoff.toMillis() << Math.min(attempt - 1, 20), maxBackoff.toMillis());
