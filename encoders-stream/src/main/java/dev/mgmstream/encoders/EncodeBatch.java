@@ -22,6 +22,7 @@ import dev.mgmstream.schemas.avro.ImageUri;
 import dev.mgmstream.schemas.avro.InlineImage;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -45,12 +46,15 @@ import org.slf4j.LoggerFactory;
  *   <li>Look each image up in the visual-token cache (same image, same model): a hit needs no encoder.</li>
  *   <li>Decode and preprocess the misses in parallel; an image that cannot be decoded rejects its tasks.</li>
  *   <li>Encode all misses in one batched call of the vision encoders.</li>
- *   <li>Serialise the tokens (inline or claim check) and emit; fresh encodings also go to the cache topic.</li>
+ *   <li>Serialise the tokens (inline or claim check) and emit; fresh encodings also go to the cache topic.
+ *   Both records stand for every task on the image ({@link Output#shared}), and the tokens record names
+ *   those tasks in its {@link TaskIdsHeader} too, for a reader that cannot decode it.</li>
  * </ol>
  *
  * <p>Pure as the runtime requires: the same inputs give equivalent outputs, whether the tokens come from
- * the cache or a new encoding (the encoders are deterministic). Failures of the store a URI points into are
- * thrown as {@link TransientBatchException} so the batch is retried instead of its tasks rejected.
+ * the cache or a new encoding (the encoders are deterministic). Failures of the store a URI points into, and
+ * of the claim-check store the tokens go to, are thrown as {@link TransientBatchException} so the batch is
+ * retried instead of its tasks rejected.
  */
 final class EncodeBatch implements BatchFunction<String, ImageTask> {
     private static final Logger log = LoggerFactory.getLogger(EncodeBatch.class);
@@ -166,17 +170,19 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
                 }
                 continue;
             }
-            InputRecord<String, ImageTask> first = g.tasks.get(0);
+            // Every output of an image stands for all its tasks: one that cannot be written must reject them
+            // all (each then answered), not the first alone while the others are committed with no answer.
             VisualTokens tokens = g.cached;
             if (tokens == null) {
                 tokens = fresh(g.imageId, encoded.tokens().get(g.encodedIndex), encoded.shape());
                 if (cache != null) {
                     cache.remember(tokens);
-                    out.add(Output.of(first, cacheTopic, VisualTokenCache.key(g.imageId, modelId), tokens));
+                    out.add(Output.shared(g.tasks, cacheTopic, VisualTokenCache.key(g.imageId, modelId), tokens));
                 }
             }
             VisualTokens withTasks = VisualTokens.newBuilder(tokens).setTasks(taskRefs(g.tasks)).build();
-            out.add(Output.of(first, tokensTopic, g.imageId, withTasks));
+            out.add(Output.shared(g.tasks, tokensTopic, g.imageId, withTasks)
+                    .withHeader(TaskIdsHeader.NAME, TaskIdsHeader.encode(taskIds(g.tasks))));
         }
         long done = System.nanoTime();
         metrics.time(Step.SERIALISE, done - t0);
@@ -272,7 +278,7 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
         return new Prepared(views, t1 - t0, System.nanoTime() - t1);
     }
 
-    private VisualTokens fresh(String imageId, float[] values, int[] shape) throws java.io.IOException {
+    private VisualTokens fresh(String imageId, float[] values, int[] shape) throws TransientBatchException {
         TokenWriter.Payload p = writer.write(values);
         if (p.uri() != null) {
             metrics.claimCheck();
@@ -286,6 +292,10 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
                 .setClaimCheckUri(p.uri())
                 .setTasks(List.of())
                 .build();
+    }
+
+    private static List<String> taskIds(List<InputRecord<String, ImageTask>> tasks) {
+        return tasks.stream().map(in -> in.value().getTaskId()).toList();
     }
 
     private static List<TaskRef> taskRefs(List<InputRecord<String, ImageTask>> tasks) {

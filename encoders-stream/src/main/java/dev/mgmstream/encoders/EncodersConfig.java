@@ -94,6 +94,10 @@ public final class EncodersConfig extends KeyedConfig {
                     + "topic instead of encoding them again.");
     public static final ConfigKey CACHE_MAX_ENTRIES = new ConfigKey("encoders.cache.max.entries", "100000",
             "Images the local cache map holds (least recently used go first; the topic keeps them all).");
+    public static final ConfigKey CACHE_MAX_BYTES = new ConfigKey("encoders.cache.max.bytes",
+            Long.toString(256L << 20),
+            "Bytes the local cache map may hold, inline tokens included (least recently used go first); bounds the "
+                    + "heap when tokens travel inline, where encoders.cache.max.entries alone would not.");
     public static final ConfigKey CACHE_STARTUP_WAIT = new ConfigKey("encoders.cache.startup.wait.ms", "30000",
             "How long the stage's first batch waits for the cache topic to be read to its end before looking images up.");
 
@@ -103,7 +107,7 @@ public final class EncodersConfig extends KeyedConfig {
             MAX_BYTES, MAX_PIXELS, TOKENS_DTYPE, INLINE_MAX_BYTES, STORE_URI, FILE_ROOTS, S3_ENABLED, S3_BUCKETS,
             HTTP_ENABLED, HTTP_HOSTS, HTTP_ALLOW_PRIVATE, HTTP_CONNECT_TIMEOUT, HTTP_TIMEOUT, S3_ENDPOINT, S3_REGION,
             S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TIMEOUT, CACHE_ENABLED, CACHE_MAX_ENTRIES,
-            CACHE_STARTUP_WAIT);
+            CACHE_MAX_BYTES, CACHE_STARTUP_WAIT);
 
     public EncodersConfig(Map<String, String> config) {
         super(KEYS, config);

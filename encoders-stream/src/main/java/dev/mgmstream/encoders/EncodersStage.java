@@ -203,7 +203,7 @@ public final class EncodersStage implements AutoCloseable {
 
             VisualTokenCache cache = config.flag(EncodersConfig.CACHE_ENABLED)
                     ? new VisualTokenCache(topics.name(TopicRole.VISUAL_TOKEN_CACHE), cached.deserializer(),
-                    (int) config.number(EncodersConfig.CACHE_MAX_ENTRIES))
+                    (int) config.number(EncodersConfig.CACHE_MAX_ENTRIES), config.number(EncodersConfig.CACHE_MAX_BYTES))
                     : null;
             ExecutorService pool = decodePool((int) config.number(EncodersConfig.DECODE_THREADS));
             EncoderMetrics metrics = new EncoderMetrics(meters);

@@ -25,7 +25,10 @@ final class Rejections {
 
     static RejectionHook<String, ImageTask> answers(OutputTopic<String, Answer> answers, String stage) {
         return (rejected, decoded) -> {
-            String taskId = decoded.map(InputRecord::key)
+            // The value's own id first: the record key is only a convention of the producer. A task rejected
+            // because it shares its image's tokens with a task that failed is answered here like any other.
+            String taskId = decoded.map(in -> in.value() != null && in.value().getTaskId() != null
+                            ? in.value().getTaskId() : in.key())
                     .orElse(rejected.key() == null ? null : new String(rejected.key(), StandardCharsets.UTF_8));
             if (taskId == null) {
                 return List.of(); // nobody to tell: the dead-letter record keeps it
@@ -51,7 +54,7 @@ final class Rejections {
         if (ImageRejectedException.class.getName().equals(errorClass)) {
             return "image rejected: " + message;
         }
-        String simple = errorClass.substring(errorClass.lastIndexOf('.') + 1);
+        String simple = errorClass.substring(Math.max(errorClass.lastIndexOf('.'), errorClass.lastIndexOf('$')) + 1);
         return "the " + stage + " stage could not process the task (" + simple + (message == null ? "" : ": " + message)
                 + ")";
     }

@@ -3,7 +3,9 @@ package dev.mgmstream.encoders;
 import dev.mgmstream.encoders.source.Sha256;
 import dev.mgmstream.encoders.store.ObjectStore;
 import dev.mgmstream.model.vision.TensorBytes;
+import dev.mgmstream.pipeline.stage.TransientBatchException;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.ByteBuffer;
 
@@ -32,13 +34,23 @@ final class TokenWriter {
         return dtype;
     }
 
-    Payload write(float[] tokens) throws IOException {
+    /**
+     * @throws TransientBatchException when the store cannot take the object (a full disk, a permission that
+     *         flapped, S3 away): the tokens are the task's only through its image, never its fault, so the
+     *         batch waits and tries again instead of its tasks being rejected
+     */
+    Payload write(float[] tokens) throws TransientBatchException {
         byte[] bytes = TensorBytes.encode(tokens, dtype);
         if (bytes.length <= inlineMaxBytes) {
             return new Payload(ByteBuffer.wrap(bytes), null);
         }
-        URI uri = store.put("tokens/" + sha256(bytes) + "." + dtype, bytes);
-        return new Payload(null, uri.toString());
+        String key = "tokens/" + sha256(bytes) + "." + dtype;
+        try {
+            URI uri = store.put(key, bytes);
+            return new Payload(null, uri.toString());
+        } catch (IOException | UncheckedIOException e) {
+            throw new TransientBatchException("cannot write the claim check " + key + ": " + e, e);
+        }
     }
 
     static String sha256(byte[] bytes) {

@@ -1,9 +1,13 @@
 package dev.mgmstream.encoders;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.catchThrowableOfType;
+
+import com.sun.net.httpserver.HttpServer;
 
 import dev.mgmstream.encoders.cache.VisualTokenCache;
 import dev.mgmstream.encoders.source.FileSource;
+import dev.mgmstream.encoders.source.HttpSource;
 import dev.mgmstream.encoders.source.ImageLoader;
 import dev.mgmstream.encoders.source.ImageSource;
 import dev.mgmstream.encoders.store.FolderObjectStore;
@@ -16,18 +20,24 @@ import dev.mgmstream.model.vision.ImageRejectedException;
 import dev.mgmstream.model.vision.TensorBytes;
 import dev.mgmstream.model.vision.VisionEncoder;
 import dev.mgmstream.pipeline.stage.Emitted;
+import dev.mgmstream.pipeline.stage.InfrastructureErrors;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.Reject;
+import dev.mgmstream.pipeline.stage.TransientBatchException;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.net.InetAddress;
+import java.net.InetSocketAddress;
 import java.net.URI;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.HashSet;
@@ -36,6 +46,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -193,6 +204,36 @@ class EncodeBatchTest {
     }
 
     @Test
+    void theRecordsOfAnImageStandForEveryTaskOnItAndNameThemInAHeader() throws Exception {
+        Fixture f = fixture();
+        byte[] image = Files.readAllBytes(golden.scenes().get(1).image());
+        byte[] other = Files.readAllBytes(golden.scenes().get(2).image());
+        List<Emitted> out = f.batch().apply(records(List.of(
+                Tasks.inline("a", image, null),
+                Tasks.inline("b", other, null),
+                Tasks.inline("c,with a comma", image, "How many shapes are there?"))));
+        Map<String, List<Integer>> sources = new HashMap<>();
+        for (Emitted e : out) {
+            Output<?, ?> o = (Output<?, ?>) e;
+            if (o.topic().name().equals("visual-tokens")) {
+                VisualTokens vt = (VisualTokens) o.value();
+                List<String> ids = vt.getTasks().stream().map(TaskRef::getTaskId).toList();
+                assertThat(TaskIdsHeader.decode(o.headers().get(TaskIdsHeader.NAME))).isEqualTo(ids);
+                sources.put("tokens " + ids, o.sources());
+            } else {
+                sources.put("cache " + o.key(), o.sources());
+            }
+        }
+        String imageKey = VisualTokenCache.key(TokenWriter.sha256(image), encoder.manifest().modelId());
+        String otherKey = VisualTokenCache.key(TokenWriter.sha256(other), encoder.manifest().modelId());
+        assertThat(sources).containsOnly(
+                Map.entry("tokens [a, c,with a comma]", List.of(0, 2)),
+                Map.entry("cache " + imageKey, List.of(0, 2)),
+                Map.entry("tokens [b]", List.of(1)),
+                Map.entry("cache " + otherKey, List.of(1)));
+    }
+
+    @Test
     void anImageAlreadyEncodedIsServedFromTheCacheWithoutAnEncoderRun() throws Exception {
         Fixture f = fixture();
         byte[] image = Files.readAllBytes(golden.scenes().get(3).image());
@@ -225,6 +266,60 @@ class EncodeBatchTest {
         float[] got = TensorBytes.decode(stored, "float16");
         GoldenScenes.assertFloat16Tokens("claim-checked tokens", got, want);
         assertThat(f.metrics().claimChecks()).isEqualTo(1);
+    }
+
+    @Test
+    void aClaimCheckStoreThatCannotWriteRetriesTheBatchAndTheSameBatchGoesThroughOnceItCan() throws Exception {
+        Path store = tmp.resolve("flapping-store");
+        Fixture f = fixture(1000, store, Map.of());
+        byte[] image = Files.readAllBytes(golden.scenes().get(6).image());
+        List<InputRecord<String, ImageTask>> batch = records(List.of(Tasks.inline("claim", image, null)));
+        // The store's folder for tokens is a file, as when a mount is replaced or a disk fills: no write succeeds.
+        Files.writeString(store.resolve("tokens"), "in the way");
+
+        Exception thrown = catchThrowableOfType(() -> f.batch().apply(batch), Exception.class);
+        assertThat(thrown).isInstanceOf(TransientBatchException.class);
+        assertThat(InfrastructureErrors.isTransient(thrown)).isTrue();
+
+        Files.delete(store.resolve("tokens"));
+        VisualTokens vt = tokens(f.batch().apply(batch), "visual-tokens").get(0);
+        assertThat(vt.getTasks()).extracting(TaskRef::getTaskId).containsExactly("claim");
+        assertThat(Path.of(URI.create(vt.getClaimCheckUri()))).isRegularFile();
+    }
+
+    @Test
+    void anHttpServerThatIsBusyRetriesTheBatchAndItsTaskIsEncodedWhenItAnswers() throws Exception {
+        byte[] image = Files.readAllBytes(golden.scenes().get(7).image());
+        AtomicInteger calls = new AtomicInteger();
+        HttpServer server = HttpServer.create(new InetSocketAddress(InetAddress.getLoopbackAddress(), 0), 0);
+        server.createContext("/scene.png", ex -> {
+            boolean busy = calls.incrementAndGet() == 1;
+            byte[] body = busy ? "try later".getBytes() : image;
+            ex.sendResponseHeaders(busy ? 503 : 200, body.length);
+            try (var out = ex.getResponseBody()) {
+                out.write(body);
+            }
+        });
+        server.start();
+        try {
+            HttpSource http = new HttpSource(new HttpSource.Settings(true, List.of("127.0.0.1"), true,
+                    Duration.ofSeconds(2), Duration.ofSeconds(5)));
+            Fixture f = fixture(1 << 20, tmp.resolve("store"), Map.of("http", http));
+            List<InputRecord<String, ImageTask>> batch = records(List.of(
+                    Tasks.uri("by-http", "http://127.0.0.1:" + server.getAddress().getPort() + "/scene.png")));
+
+            Exception thrown = catchThrowableOfType(() -> f.batch().apply(batch), Exception.class);
+            assertThat(thrown).as("503 is the server's trouble, not the task's").isInstanceOf(TransientBatchException.class);
+            assertThat(thrown).hasMessageContaining("HTTP 503");
+
+            List<Emitted> out = f.batch().apply(batch);
+            assertThat(rejects(out)).isEmpty();
+            assertThat(tokens(out, "visual-tokens")).singleElement().satisfies(vt ->
+                    assertThat(vt.getTasks()).extracting(TaskRef::getTaskId).containsExactly("by-http"));
+            assertThat(calls.get()).isEqualTo(2);
+        } finally {
+            server.stop(0);
+        }
     }
 
     @Test

@@ -82,6 +82,10 @@ class EncodersStageTest {
     }
 
     private Map<String, String> config(Path images) {
+        return config(images, Map.of());
+    }
+
+    private Map<String, String> config(Path images, Map<String, String> overrides) {
         Map<String, String> c = new HashMap<>();
         c.put("bootstrap.servers", SharedKafka.bootstrapServers());
         c.put("schema.registry.url", registry.url());
@@ -97,6 +101,7 @@ class EncodersStageTest {
         c.put(EncodersConfig.S3_ENABLED.name(), "false");
         c.put(EncodersConfig.MAX_BYTES.name(), Long.toString(HostileCorpus.LIMITS.maxBytes()));
         c.put(EncodersConfig.MAX_PIXELS.name(), Long.toString(HostileCorpus.LIMITS.maxPixels()));
+        c.putAll(overrides);
         try (Admin admin = Admin.create(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
             new TopicProvisioner(admin).ensure(TopicCatalogue.fromConfig(c).all());
         }
@@ -254,6 +259,38 @@ class EncodersStageTest {
             }
             assertThat(encoded.size() + rejected.size()).as("one outcome per task").isEqualTo(corpus.size());
             assertThat(read(config, TopicRole.DLQ_ENCODERS, Rejection.class)).hasSize(rejected.size());
+        }
+    }
+
+    @Test
+    void whenTheTokensOfAnImageCannotBeWrittenEveryTaskOnThatImageIsRejectedAndAnswered() throws Exception {
+        // One partition, so that all three tasks meet in one batch; and a producer limit under the size of
+        // a tokens record (9 x 128 half floats inline), so that no tokens record can be written: the records
+        // of scene 0 stand for t1 and t2 together, and t2 must not be committed without an answer.
+        Map<String, String> config = config(Files.createDirectories(tmp.resolve("images")),
+                Map.of("topics.partitions", "1", "kafka.producer.max.request.size", "2200"));
+        byte[] scene0 = Files.readAllBytes(golden.scenes().get(0).image());
+        byte[] scene1 = Files.readAllBytes(golden.scenes().get(1).image());
+        produce(config, List.of(
+                Tasks.inline("t1", scene0, null),
+                Tasks.inline("t2", scene0, "Is there a red circle?"),
+                Tasks.inline("t3", scene1, null)));
+
+        try (Running run = start(config)) {
+            await().atMost(Duration.ofSeconds(120)).until(() -> run.committed().get() >= 3);
+
+            assertThat(read(config, TopicRole.VISUAL_TOKENS, VisualTokens.class)).isEmpty();
+            assertThat(read(config, TopicRole.VISUAL_TOKEN_CACHE, VisualTokens.class)).isEmpty();
+            Map<String, Answer> answers = new HashMap<>();
+            read(config, TopicRole.ANSWERS, Answer.class).forEach(r -> answers.put(r.key(), r.value()));
+            assertThat(answers).containsOnlyKeys("t1", "t2", "t3");
+            assertThat(answers.values()).allSatisfy(a -> {
+                assertThat(a.getStatus()).isEqualTo(AnswerStatus.REJECTED);
+                assertThat(a.getReason()).startsWith("the encoders stage could not process the task");
+            });
+            assertThat(answers.get("t2").getReason()).contains("RecordTooLargeException");
+            assertThat(answers.get("t2").getPrompt()).isEqualTo("Is there a red circle?");
+            assertThat(read(config, TopicRole.DLQ_ENCODERS, Rejection.class)).hasSize(3);
         }
     }
 

@@ -8,11 +8,14 @@ import dev.mgmstream.pipeline.stage.Emitted;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
+import dev.mgmstream.pipeline.stage.TransientBatchException;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.avro.GeneratedImage;
 import dev.mgmstream.schemas.avro.GenerationRequest;
 import dev.mgmstream.schemas.avro.TaskRef;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.net.URI;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -25,6 +28,8 @@ import java.util.Map;
  * content address, and each task gets a {@code GeneratedImage} and its one final {@code Answer} (status
  * OK, {@code generated_image} set). A request the generator cannot take (empty or too long a prompt,
  * steps or guidance out of range) gets an Answer REJECTED with the reason, and the others go on.
+ *
+ * <p>A PNG that cannot be written is a {@link TransientBatchException}: the batch is retried, never rejected.
  *
  * <p>Pure in the runtime's sense: the noise comes from the request's seed, so a replayed batch writes the
  * same pixels, the same file names and the same records.
@@ -88,7 +93,7 @@ final class GenerationBatch implements BatchFunction<String, GenerationRequest> 
             TextToImage.Image img = made.get(i);
             byte[] png = Png.encode(img);
             String sha = Png.sha256(png);
-            URI uri = images.put(sha + ".png", png);
+            URI uri = store(sha + ".png", png);
             Map<String, Long> lat = latencies(in, System.currentTimeMillis());
             out.add(Output.of(in, generated, req.getTaskId(), GeneratedImage.newBuilder()
                     .setTaskId(req.getTaskId())
@@ -110,6 +115,18 @@ final class GenerationBatch implements BatchFunction<String, GenerationRequest> 
                     .build()));
         }
         return out;
+    }
+
+    /**
+     * A PNG that cannot be written (a full disk, a permission that flapped, a mount away) is the deployment's
+     * trouble, not the request's: the batch waits and runs again rather than rejecting every task in it.
+     */
+    private URI store(String name, byte[] png) throws TransientBatchException {
+        try {
+            return images.put(name, png);
+        } catch (IOException | UncheckedIOException e) {
+            throw new TransientBatchException("cannot write the generated image " + name + ": " + e, e);
+        }
     }
 
     private TextToImage.Request request(GenerationRequest r) {

@@ -10,6 +10,7 @@ import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
+import dev.mgmstream.pipeline.stage.RejectedRecord;
 import dev.mgmstream.pipeline.stage.RejectionHook;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageDefinition;
@@ -26,12 +27,14 @@ import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.serde.AvroSerde;
 import dev.mgmstream.schemas.serde.AvroSerdes;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import dev.mgmstream.schemas.topics.TopicRole;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -129,19 +132,41 @@ public final class GenerationStage implements AutoCloseable {
     static RejectionHook<String, GenerationRequest> rejectedAnswers(OutputTopic<String, Answer> answers,
                                                                    GenerationMetrics metrics) {
         return (rejected, decoded) -> {
+            String simple = rejected.errorClass().substring(rejected.errorClass().lastIndexOf('.') + 1);
+            String reason = "the generation stage could not process the task (" + simple
+                    + (rejected.errorMessage() == null ? "" : ": " + rejected.errorMessage()) + ")";
             if (decoded.isEmpty()) {
-                return List.of(); // undecodable bytes name no task: the dead-letter record keeps them
+                return undecoded(rejected, reason, answers, metrics);
             }
             InputRecord<String, GenerationRequest> in = decoded.get();
-            String simple = rejected.errorClass().substring(rejected.errorClass().lastIndexOf('.') + 1);
             metrics.answer(AnswerStatus.REJECTED);
             return List.of(new Output<>(rejected.index(), answers, in.value().getTaskId(),
                     GenerationBatch.answer(in.value(), AnswerStatus.REJECTED)
-                            .setReason("the generation stage could not process the task (" + simple
-                                    + (rejected.errorMessage() == null ? "" : ": " + rejected.errorMessage()) + ")")
+                            .setReason(reason)
                             .setLatencies(GenerationBatch.latencies(in, System.currentTimeMillis()))
                             .build()));
         };
+    }
+
+    /**
+     * The answer for a request whose value did not decode: reasoning keys each request by its task id, so the
+     * key still names the task (or a task-ids header, should a writer add one), and the task still ends.
+     */
+    private static List<Output<?, ?>> undecoded(RejectedRecord rejected, String reason,
+                                                OutputTopic<String, Answer> answers, GenerationMetrics metrics) {
+        List<String> taskIds = rejected.key() != null && rejected.key().length > 0
+                ? List.of(new String(rejected.key(), StandardCharsets.UTF_8))
+                : TaskIdsHeader.decode(rejected.headers().get(TaskIdsHeader.NAME));
+        List<Output<?, ?>> out = new ArrayList<>(taskIds.size());
+        for (String taskId : taskIds) {
+            metrics.answer(AnswerStatus.REJECTED);
+            out.add(new Output<>(rejected.index(), answers, taskId, Answer.newBuilder()
+                    .setTaskId(taskId)
+                    .setStatus(AnswerStatus.REJECTED)
+                    .setReason(reason)
+                    .build()));
+        }
+        return out;
     }
 
     public StageDefinition<String, GenerationRequest> definition() {

@@ -1,7 +1,9 @@
 package dev.mgmstream.generation;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertInstanceOf;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
@@ -12,9 +14,11 @@ import dev.mgmstream.model.diffusion.GeneratorManifest;
 import dev.mgmstream.model.diffusion.PixelDiff;
 import dev.mgmstream.model.diffusion.TextToImage;
 import dev.mgmstream.pipeline.stage.Emitted;
+import dev.mgmstream.pipeline.stage.InfrastructureErrors;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
+import dev.mgmstream.pipeline.stage.TransientBatchException;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.avro.GeneratedImage;
@@ -167,6 +171,28 @@ class GenerationBatchTest {
         try (var files = Files.list(images)) {
             assertEquals(2, files.filter(p -> p.toString().endsWith(".png")).count());
         }
+    }
+
+    @Test
+    void aPngThatCannotBeWrittenRetriesTheBatchInsteadOfRejectingItsTasks() throws Exception {
+        JsonNode s0 = golden.get("samples").get(0);
+        List<GenerationRequest> reqs = List.of(request("w", s0.get("prompt").asText(), s0.get("seed").asLong()));
+        Path images = tmp.resolve("images-flapping");
+        GenerationBatch batch = batch(images);
+        // The folder goes away and a file takes its place, as when a mount drops: nothing can be written.
+        Files.delete(images);
+        Files.writeString(images, "not a folder");
+
+        Exception thrown = assertThrows(Exception.class, () -> batch.apply(inputs(reqs)));
+        assertInstanceOf(TransientBatchException.class, thrown, thrown.toString());
+        assertTrue(InfrastructureErrors.isTransient(thrown));
+
+        Files.delete(images);
+        Files.createDirectories(images);
+        List<Emitted> out = batch.apply(inputs(reqs));
+        Answer answer = (Answer) values(out, "answers").get(0);
+        assertEquals(AnswerStatus.OK, answer.getStatus());
+        assertTrue(Files.isRegularFile(Path.of(URI.create(answer.getGeneratedImage()))));
     }
 
     @Test

@@ -101,7 +101,7 @@ public final class BulkRun {
             collector = answers;
             for (TaskFile.LineError e : contents.errors()) {
                 listener.malformed(e);
-                results.write(TaskResult.refused(e.taskId() != null ? e.taskId() : "line-" + e.line(), null,
+                results.write(TaskResult.refused(e.resultId(), null,
                         "line " + e.line() + " of " + input.getFileName() + ": " + e.message()));
             }
             List<CompletableFuture<Void>> sends = new ArrayList<>();

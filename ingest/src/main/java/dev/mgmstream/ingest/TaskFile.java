@@ -7,6 +7,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,7 +29,9 @@ import dev.mgmstream.schemas.avro.TaskKind;
  * {@code "options": {"max_new_tokens", "temperature", "top_p", "seed"}}.
  *
  * <p>A line that is not such an object is reported with its number and reason, and the others are
- * still read. Blank lines are skipped. A task without {@code task_id} gets a random one.
+ * still read. Blank lines are skipped. A task without {@code task_id} gets a random one. The first line that
+ * names a {@code task_id} keeps it; a later line naming it again is not a task, and its result goes under
+ * {@code line-N} (see {@link LineError#resultId}).
  */
 public final class TaskFile {
 
@@ -36,8 +39,15 @@ public final class TaskFile {
     private static final Set<String> FIELDS = Set.of("task_id", "image", "kind", "prompt", "attributes", "options");
     private static final Set<String> OPTION_FIELDS = Set.of("max_new_tokens", "temperature", "top_p", "seed");
 
-    /** A line that could not be read as a task. */
-    public record LineError(int line, String taskId, String message) {
+    /**
+     * A line that could not be read as a task.
+     *
+     * @param taskId   the task_id the line named, if it named one
+     * @param resultId the id its result line is written under: its own task_id when no earlier line named that
+     *                 id, otherwise {@code line-N}, made unique against every task_id in the file, so the result
+     *                 file keeps exactly one line per id
+     */
+    public record LineError(int line, String taskId, String resultId, String message) {
         @Override
         public String toString() {
             return "line " + line + ": " + message;
@@ -64,8 +74,11 @@ public final class TaskFile {
 
     static Contents parse(Iterator<String> lines, Path folder) {
         List<TaskSpec> tasks = new ArrayList<>();
-        List<LineError> errors = new ArrayList<>();
-        Map<String, Integer> seen = new HashMap<>();
+        List<BadLine> bad = new ArrayList<>();
+        List<Integer> badLines = new ArrayList<>();
+        // The first line that names a task_id owns it, whether or not it is a valid task: a later line naming
+        // it again would otherwise give the result file two lines under one id.
+        Map<String, Integer> owner = new HashMap<>();
         int number = 0;
         while (lines.hasNext()) {
             String text = lines.next();
@@ -75,16 +88,43 @@ public final class TaskFile {
             }
             try {
                 TaskSpec task = parseLine(number, text);
-                Integer first = seen.putIfAbsent(task.taskId(), number);
+                Integer first = owner.putIfAbsent(task.taskId(), number);
                 if (first != null) {
-                    throw new BadLine(task.taskId(), "task_id '" + task.taskId() + "' was already used on line " + first);
+                    throw new BadLine(task.taskId(), "task_id '" + task.taskId() + "' was already used on line "
+                            + first, true);
                 }
                 tasks.add(task);
             } catch (BadLine e) {
-                errors.add(new LineError(number, e.taskId, e.getMessage()));
+                BadLine why = e;
+                if (e.taskId != null && !e.duplicate) {
+                    Integer first = owner.putIfAbsent(e.taskId, number);
+                    if (first != null) {
+                        why = new BadLine(e.taskId, e.getMessage() + "; and task_id '" + e.taskId
+                                + "' was already used on line " + first, true);
+                    }
+                }
+                bad.add(why);
+                badLines.add(number);
             }
         }
+        List<LineError> errors = new ArrayList<>(bad.size());
+        Set<String> taken = new HashSet<>(owner.keySet());
+        for (int i = 0; i < bad.size(); i++) {
+            BadLine e = bad.get(i);
+            int line = badLines.get(i);
+            String resultId = e.taskId != null && !e.duplicate ? e.taskId : unusedId("line-" + line, taken);
+            errors.add(new LineError(line, e.taskId, resultId, e.getMessage()));
+        }
         return new Contents(folder, tasks, errors);
+    }
+
+    /** {@code base}, or {@code base-2}, {@code base-3}... when the file already uses it as a task_id. */
+    private static String unusedId(String base, Set<String> taken) {
+        String id = base;
+        for (int k = 2; !taken.add(id); k++) {
+            id = base + "-" + k;
+        }
+        return id;
     }
 
     static TaskSpec parseLine(int number, String text) {
@@ -203,10 +243,16 @@ public final class TaskFile {
     /** Why a line is not a task; carries the task id when the line named one. */
     private static final class BadLine extends RuntimeException {
         private final String taskId;
+        private final boolean duplicate;
 
         BadLine(String taskId, String message) {
+            this(taskId, message, false);
+        }
+
+        BadLine(String taskId, String message, boolean duplicate) {
             super(message, null, false, false);
             this.taskId = taskId;
+            this.duplicate = duplicate;
         }
     }
 }

@@ -163,6 +163,32 @@ class BulkRunTest {
     }
 
     @Test
+    void aRepeatedTaskIdKeepsOneResultPerIdAndTheRepeatIsRejectedUnderItsLine() throws Exception {
+        Path input = taskFile(
+                "{\"task_id\": \"a\", \"image\": \"imgs/a.png\", \"kind\": \"vqa\", \"prompt\": \"first\"}",
+                "{\"task_id\": \"a\", \"image\": \"imgs/a.png\", \"kind\": \"vqa\", \"prompt\": \"second\"}",
+                "{\"task_id\": \"b\", \"image\": \"imgs/a.png\", \"kind\": \"vqa\"}",
+                "{\"task_id\": \"b\", \"image\": \"imgs/a.png\", \"kind\": \"vqa\", \"prompt\": \"valid\"}");
+        Path output = dir.resolve("results.jsonl");
+
+        BulkRun.Summary summary = new BulkRun(config, BulkRun.Listener.NONE).run(input, output, Duration.ofSeconds(60));
+
+        Map<String, JsonNode> results = results(output);
+        assertThat(Files.readAllLines(output)).hasSize(4);
+        assertThat(results).containsOnlyKeys("a", "line-2", "b", "line-4");
+        assertThat(results.get("a").get("answer").asText()).isEqualTo("FIRST (4 bytes)");
+        assertThat(results.get("line-2").get("status").asText()).isEqualTo("rejected");
+        assertThat(results.get("line-2").get("reason").asText())
+                .isEqualTo("line 2 of tasks.jsonl: task_id 'a' was already used on line 1");
+        assertThat(results.get("b").get("reason").asText()).isEqualTo("line 3 of tasks.jsonl: a vqa task needs a prompt");
+        assertThat(results.get("line-4").get("reason").asText())
+                .isEqualTo("line 4 of tasks.jsonl: task_id 'b' was already used on line 3");
+        assertThat(summary.missing()).isEmpty();
+        assertThat(summary.malformed()).isEqualTo(3);
+        assertThat(summary.exitCode()).isEqualTo(BulkRun.EXIT_MALFORMED);
+    }
+
+    @Test
     void tasksWithoutAnAnswerByTheTimeoutAreListedAndTheExitCodeSaysSo() throws Exception {
         Path input = taskFile(
                 "{\"task_id\": \"a\", \"image\": \"imgs/a.png\", \"kind\": \"caption\"}",

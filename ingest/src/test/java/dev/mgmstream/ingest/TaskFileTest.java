@@ -64,6 +64,28 @@ class TaskFileTest {
     }
 
     @Test
+    void theFirstLineNamingATaskIdKeepsItAndEveryOtherLineGetsAResultIdNoTaskUses() {
+        TaskFile.Contents c = parse(
+                "{\"task_id\": \"a\", \"image\": \"a.png\", \"kind\": \"caption\"}",
+                "not json",
+                "{\"task_id\": \"a\", \"image\": \"b.png\", \"kind\": \"caption\"}",
+                "{\"task_id\": \"line-2\", \"image\": \"a.png\", \"kind\": \"caption\"}",
+                "{\"task_id\": \"v\", \"image\": \"a.png\", \"kind\": \"vqa\"}",
+                "{\"task_id\": \"v\", \"image\": \"a.png\", \"kind\": \"vqa\", \"prompt\": \"ok?\"}",
+                "{\"task_id\": \"a\", \"image\": \"a.png\", \"kind\": \"vqa\"}");
+
+        assertThat(c.tasks()).extracting(TaskSpec::taskId).containsExactly("a", "line-2");
+        assertThat(c.errors()).extracting(TaskFile.LineError::line).containsExactly(2, 3, 5, 6, 7);
+        assertThat(c.errors()).extracting(TaskFile.LineError::resultId)
+                .containsExactly("line-2-2", "line-3", "v", "line-6", "line-7");
+        assertThat(c.errors().get(1).taskId()).isEqualTo("a");
+        assertThat(c.errors().get(1).message()).isEqualTo("task_id 'a' was already used on line 1");
+        assertThat(c.errors().get(3).message()).isEqualTo("task_id 'v' was already used on line 5");
+        assertThat(c.errors().get(4).message())
+                .isEqualTo("a vqa task needs a prompt; and task_id 'a' was already used on line 1");
+    }
+
+    @Test
     void rejectsOptionsAndAttributesOfTheWrongShape() {
         TaskFile.Contents c = parse(
                 "{\"image\": \"a.png\", \"kind\": \"caption\", \"options\": {\"temperature\": \"hot\"}}",

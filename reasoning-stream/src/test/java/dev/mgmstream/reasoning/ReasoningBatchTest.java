@@ -22,6 +22,7 @@ import dev.mgmstream.schemas.avro.GenerationRequest;
 import dev.mgmstream.schemas.avro.TaskKind;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.VisualTokens;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import java.nio.ByteBuffer;
 import java.nio.file.Files;
@@ -261,6 +262,31 @@ class ReasoningBatchTest {
             assertThat(a.getReason()).isEqualTo("visual tokens rejected: unknown model id 'unknown'");
             assertThat(o.key()).isEqualTo(a.getTaskId());
         }
+    }
+
+    @Test
+    void aRecordThatDoesNotDecodeAnswersEveryTaskItsHeaderNames() {
+        RejectedRecord r = new RejectedRecord(3, "reasoning", "visual-tokens", 0, 7, "img-1".getBytes(),
+                new byte[] {0, 42, -1, 3}, "org.apache.kafka.common.errors.SerializationException",
+                "unknown magic byte", Instant.now(), 1,
+                Map.of(TaskIdsHeader.NAME, TaskIdsHeader.encode(List.of("x1", "x,2"))));
+        var hook = ReasoningRejections.answers(ANSWERS, new ReasoningMetrics(new SimpleMeterRegistry()));
+
+        var out = hook.onRejected(r, Optional.empty());
+
+        assertThat(out.stream().map(o -> (Object) o.key()).toList()).containsExactly("x1", "x,2");
+        for (Output<?, ?> o : out) {
+            Answer a = (Answer) o.value();
+            assertThat(o.source()).isEqualTo(3);
+            assertThat(a.getTaskId()).isEqualTo(o.key());
+            assertThat(a.getImageId()).isEqualTo("img-1");
+            assertThat(a.getStatus()).isEqualTo(AnswerStatus.REJECTED);
+            assertThat(a.getReason()).isEqualTo("the reasoning stage could not process the task "
+                    + "(SerializationException: unknown magic byte)");
+        }
+        RejectedRecord unnamed = new RejectedRecord(0, "reasoning", "visual-tokens", 0, 8, null, new byte[] {1},
+                "org.apache.kafka.common.errors.SerializationException", "bad", Instant.now(), 1);
+        assertThat(hook.onRejected(unnamed, Optional.empty())).as("no task to answer").isEmpty();
     }
 
     @Test

@@ -22,9 +22,12 @@ import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.serde.AvroSerdes;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
+import dev.mgmstream.schemas.topics.TaskIdsHeader;
 import dev.mgmstream.schemas.topics.TopicRole;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import java.nio.charset.StandardCharsets;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
@@ -36,6 +39,7 @@ import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
 import org.apache.kafka.common.serialization.Deserializer;
+import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -126,20 +130,7 @@ class ReasoningStageTest {
                 Golden.task("lost-1", TaskKind.CAPTION, null), Golden.task("lost-2", TaskKind.VQA, "Is there a sign?"))));
         produce(config, records);
 
-        SimpleMeterRegistry meters = new SimpleMeterRegistry();
-        AtomicInteger committed = new AtomicInteger();
-        try (ReasoningStage reasoning = ReasoningStage.open(config, client, meters);
-             Stage<String, VisualTokens> stage = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters,
-                     new StageListener() {
-                         @Override
-                         public void afterCommit(int inputs, int records) {
-                             committed.addAndGet(inputs);
-                         }
-                     })) {
-            // A ceiling, not a wait: about half a minute on an idle 2-core machine, much more under load.
-            await().atMost(Duration.ofMinutes(10)).until(() -> committed.get() >= records.size());
-            assertThat(stage.failure()).isEmpty();
-        }
+        runUntilCommitted(config, records.size());
 
         List<ConsumerRecord<String, Answer>> answers = read(config, TopicRole.ANSWERS, Answer.class);
         List<ConsumerRecord<String, GenerationRequest>> requests = read(config, TopicRole.GENERATION_REQUESTS,
@@ -181,6 +172,59 @@ class ReasoningStageTest {
         assertThat(dead).hasSize(1);
         assertThat(dead.get(0).value().getStage()).isEqualTo("reasoning");
         assertThat(dead.get(0).value().getErrorMessage()).contains("no-such-model");
+    }
+
+    @Test
+    void aRecordWhoseValueDoesNotDecodeStillAnswersTheTasksItsHeaderNames() throws Exception {
+        Map<String, String> config = config();
+        TopicCatalogue topics = TopicCatalogue.fromConfig(config);
+        String topic = topics.name(TopicRole.VISUAL_TOKENS);
+        VisualTokens whole = Golden.tokens(Golden.SCENES.get(0), modelId(), "float32", List.of(
+                Golden.task("c1", TaskKind.CAPTION, null), Golden.task("c2", TaskKind.VQA, "Is there a sign?")));
+        byte[] framed = AvroSerdes.valueSerde(topics.spec(TopicRole.VISUAL_TOKENS), VisualTokens.class, client, Map.of())
+                .serializer().serialize(topic, whole);
+        // Cut short, as a record damaged on the way: the schema id is right, the body is not all there.
+        byte[] cut = Arrays.copyOf(framed, 40);
+        try (KafkaProducer<String, byte[]> p = new KafkaProducer<>(
+                Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), new StringSerializer(),
+                new ByteArraySerializer())) {
+            ProducerRecord<String, byte[]> named = new ProducerRecord<>(topic, whole.getImageId(), cut);
+            named.headers().add(TaskIdsHeader.NAME,
+                    TaskIdsHeader.encode(List.of("c1", "c2")).getBytes(StandardCharsets.UTF_8));
+            p.send(named);
+            p.send(new ProducerRecord<>(topic, "img-unnamed", "not avro at all".getBytes(StandardCharsets.UTF_8)));
+            p.flush();
+        }
+
+        runUntilCommitted(config, 2);
+
+        Map<String, Answer> answers = new HashMap<>();
+        read(config, TopicRole.ANSWERS, Answer.class).forEach(r -> answers.put(r.key(), r.value()));
+        assertThat(answers).containsOnlyKeys("c1", "c2");
+        assertThat(answers.values()).allSatisfy(a -> {
+            assertThat(a.getStatus()).isEqualTo(AnswerStatus.REJECTED);
+            assertThat(a.getImageId()).isEqualTo(whole.getImageId());
+            assertThat(a.getReason()).contains("SerializationException");
+        });
+        assertThat(read(config, TopicRole.DLQ_REASONING, Rejection.class)).hasSize(2);
+    }
+
+    /** Runs the stage until it has committed {@code expected} inputs, and checks it did not fail. */
+    static void runUntilCommitted(Map<String, String> config, int expected) {
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        AtomicInteger committed = new AtomicInteger();
+        try (ReasoningStage reasoning = ReasoningStage.open(config, client, meters);
+             Stage<String, VisualTokens> stage = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters,
+                     new StageListener() {
+                         @Override
+                         public void afterCommit(int inputs, int records) {
+                             committed.addAndGet(inputs);
+                         }
+                     })) {
+            // A ceiling, not a wait: about half a minute on an idle 2-core machine, much more under load.
+            await().atMost(Duration.ofMinutes(10)).until(() -> committed.get() >= expected);
+            assertThat(stage.failure()).isEmpty();
+        }
     }
 
     static int sceneIndex(List<Golden.Scene> scenes, String imageId) {

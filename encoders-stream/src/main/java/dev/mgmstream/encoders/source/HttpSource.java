@@ -23,6 +23,13 @@ import java.util.Locale;
  * unique-local, wildcard or multicast addresses unless configured, so that a task cannot make the stage
  * probe the network it runs in.
  *
+ * <p>What the server answers decides between the task's fault and the server's: 404 and 410 reject the task as
+ * not found, any other 3xx or 4xx as not fetched, with the status in the reason; a timeout, a connection that
+ * fails, 408, 429 and 5xx are {@link TransientSourceException}s, so the batch waits and tries again rather
+ * than rejecting a good task because a server was busy for a minute. A host name that does not resolve is a
+ * rejection: with a wildcard on the allow-list it is as likely a task's typo as a DNS outage, and retrying a
+ * typo would hold the partition forever.
+ *
  * <p>The address check resolves the name before the request; the HTTP client resolves it again, so a DNS
  * answer that changes in between could still slip through. The allow-list is the main defence; deployments
  * that need more put the stage behind an egress proxy.
@@ -50,7 +57,7 @@ public final class HttpSource implements ImageSource {
     }
 
     @Override
-    public byte[] fetch(URI uri, long maxBytes) throws ImageRejectedException {
+    public byte[] fetch(URI uri, long maxBytes) throws ImageRejectedException, TransientSourceException {
         if (!settings.enabled()) {
             throw new ImageRejectedException(Reason.NOT_ALLOWED, "http(s) images are turned off "
                     + "(encoders.source.http.enabled=false)");
@@ -76,6 +83,10 @@ public final class HttpSource implements ImageSource {
                     throw new ImageRejectedException(Reason.FETCH_FAILED, "HTTP " + status + " for " + uri
                             + ": redirects are not followed");
                 }
+                if (retriable(status)) {
+                    throw new TransientSourceException("HTTP " + status + " for " + uri + ": the server may answer "
+                            + "later", null);
+                }
                 if (status / 100 != 2) {
                     throw new ImageRejectedException(Reason.FETCH_FAILED, "HTTP " + status + " for " + uri);
                 }
@@ -87,14 +98,23 @@ public final class HttpSource implements ImageSource {
                 return Limited.readAll(body, maxBytes, uri.toString());
             }
         } catch (HttpTimeoutException e) {
-            throw new ImageRejectedException(Reason.FETCH_FAILED, "timed out fetching " + uri + " ("
-                    + e.getMessage() + ")", e);
+            throw new TransientSourceException("timed out fetching " + uri + " (" + e.getMessage() + ")", e);
         } catch (IOException e) {
-            throw new ImageRejectedException(Reason.FETCH_FAILED, "cannot fetch " + uri + ": " + e, e);
+            // A refused or dropped connection says nothing about the task: the server may be restarting.
+            throw new TransientSourceException("cannot fetch " + uri + ": " + e, e);
         } catch (InterruptedException e) {
+            // The stage is stopping; the task is not at fault and is read again by whoever goes on.
             Thread.currentThread().interrupt();
-            throw new ImageRejectedException(Reason.FETCH_FAILED, "interrupted fetching " + uri, e);
+            throw new TransientSourceException("interrupted fetching " + uri, e);
         }
+    }
+
+    /**
+     * Answers that say the server cannot serve now rather than that the image is wrong: 408 (request
+     * timeout), 429 (too many requests) and every 5xx. Retried with the batch instead of rejecting the task.
+     */
+    static boolean retriable(int status) {
+        return status == 408 || status == 429 || status / 100 == 5;
     }
 
     private boolean hostAllowed(String host) {

@@ -62,7 +62,7 @@ public final class S3Source implements ImageSource {
             if (status == 403) {
                 throw new ImageRejectedException(Reason.NOT_ALLOWED, "access denied to " + uri);
             }
-            if (status >= 400 && status < 500) {
+            if (status >= 400 && status < 500 && !HttpSource.retriable(status)) {
                 throw new ImageRejectedException(Reason.FETCH_FAILED, "S3 refused " + uri + ": " + e.getMessage());
             }
             throw new TransientSourceException("S3 failed on " + uri + ": " + e.getMessage(), e);

@@ -9,21 +9,25 @@ import dev.mgmstream.model.vision.ImageRejectedException.Reason;
 import java.io.OutputStream;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.net.ServerSocket;
 import java.net.URI;
 import java.time.Duration;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 /**
  * The http(s) policy against a server on the loopback interface: off by default, allow-list, internal
- * addresses refused unless allowed, status codes, redirects, size cap and timeout.
+ * addresses refused unless allowed, status codes, redirects and size cap rejected; a busy server, a timeout
+ * and a refused connection retried.
  */
 class HttpSourceTest {
 
     private HttpServer server;
     private String base;
+    private final AtomicInteger busyOnce = new AtomicInteger();
 
     @BeforeEach
     void serve() throws Exception {
@@ -33,6 +37,12 @@ class HttpSourceTest {
         server.createContext("/moved.png", ex -> {
             ex.getResponseHeaders().add("Location", "http://169.254.169.254/latest/meta-data/");
             respond(ex, 302, new byte[0]);
+        });
+        server.createContext("/busy-once.png", ex -> respond(ex, busyOnce.getAndIncrement() == 0 ? 503 : 200,
+                new byte[] {7, 7}));
+        server.createContext("/status/", ex -> {
+            String path = ex.getRequestURI().getPath();
+            respond(ex, Integer.parseInt(path.substring(path.lastIndexOf('/') + 1)), "status page".getBytes());
         });
         server.createContext("/slow.png", ex -> {
             try {
@@ -80,18 +90,46 @@ class HttpSourceTest {
                 .containsExactly(1, 2, 3, 4);
     }
 
+    private static TransientSourceException retry(HttpSource s, String uri) {
+        return catchThrowableOfType(() -> s.fetch(URI.create(uri), 100), TransientSourceException.class);
+    }
+
     @Test
-    void statusRedirectSizeAndTimeoutAreRejections() {
+    void statusRedirectAndSizeAreRejections() {
         HttpSource s = source(true, List.of("127.0.0.1"), true);
         assertThat(refusal(s, base + "/missing.png", 100).reason()).isEqualTo(Reason.NOT_FOUND);
         ImageRejectedException moved = refusal(s, base + "/moved.png", 100);
         assertThat(moved.reason()).isEqualTo(Reason.FETCH_FAILED);
         assertThat(moved.getMessage()).contains("redirects are not followed");
         assertThat(refusal(s, base + "/big.png", 1000).reason()).isEqualTo(Reason.TOO_MANY_BYTES);
-        ImageRejectedException slow = refusal(s, base + "/slow.png", 100);
-        assertThat(slow.reason()).isEqualTo(Reason.FETCH_FAILED);
-        assertThat(slow.getMessage()).contains("timed out");
         assertThat(refusal(s, "http://user:pw@127.0.0.1:1/x.png", 100).getMessage()).contains("credentials");
+        for (int status : new int[] {400, 401, 403, 405, 451}) {
+            ImageRejectedException refused = refusal(s, base + "/status/" + status, 100);
+            assertThat(refused).as("HTTP %d", status).isNotNull();
+            assertThat(refused.reason()).isEqualTo(Reason.FETCH_FAILED);
+            assertThat(refused.getMessage()).startsWith("HTTP " + status + " for ");
+        }
+    }
+
+    @Test
+    void aBusyServerATimeoutOrARefusedConnectionIsRetriedNotRejected() throws Exception {
+        HttpSource s = source(true, List.of("127.0.0.1"), true);
+        for (int status : new int[] {408, 429, 500, 502, 503, 504}) {
+            assertThat(retry(s, base + "/status/" + status)).as("HTTP %d", status).isNotNull()
+                    .hasMessageStartingWith("HTTP " + status + " for ");
+        }
+
+        int closedPort;
+        try (ServerSocket free = new ServerSocket(0, 1, InetAddress.getLoopbackAddress())) {
+            closedPort = free.getLocalPort();
+        }
+        assertThat(retry(s, "http://127.0.0.1:" + closedPort + "/x.png")).hasMessageContaining("cannot fetch");
+
+        assertThat(retry(s, base + "/busy-once.png")).hasMessageContaining("HTTP 503");
+        assertThat(s.fetch(URI.create(base + "/busy-once.png"), 100)).as("the same request, once the server is back")
+                .containsExactly(7, 7);
+        // Last: the server's one thread sleeps through it, and would hold any request after it.
+        assertThat(retry(s, base + "/slow.png")).hasMessageContaining("timed out");
     }
 
     @Test
