@@ -1,5 +1,6 @@
 package dev.mgmstream.encoders.cache;
 
+import dev.mgmstream.pipeline.stage.Backoff;
 import dev.mgmstream.pipeline.stage.InfrastructureErrors;
 import dev.mgmstream.schemas.avro.VisualTokens;
 import java.time.Duration;
@@ -10,7 +11,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
@@ -246,9 +246,7 @@ public final class VisualTokenCache implements AutoCloseable {
     }
 
     private Duration backoff(int attempt) {
-        long ceiling = Math.min(firstBackoff.toMillis() << Math.min(attempt - 1, 20), maxBackoff.toMillis());
-        long half = ceiling / 2;
-        return Duration.ofMillis(half + ThreadLocalRandom.current().nextLong(ceiling - half + 1));
+        return Backoff.jittered(firstBackoff, maxBackoff, attempt);
     }
 
     /** One consumer's life: from the positions reached (the beginning at first) until closed or an error. */

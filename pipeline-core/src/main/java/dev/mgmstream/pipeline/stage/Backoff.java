@@ -4,13 +4,13 @@ import java.time.Duration;
 import java.util.concurrent.ThreadLocalRandom;
 
 /** Exponential backoff with jitter, so that instances that failed together do not retry together. */
-final class Backoff {
+public final class Backoff {
 
     private Backoff() {
     }
 
     /** Between half and all of {@code base * 2^(attempt-1)}, capped at {@code max}. */
-    static Duration jittered(Duration base, Duration max, int attempt) {
+    public static Duration jittered(Duration base, Duration max, int attempt) {
         long ceiling = Math.min(base.toMillis() << Math.min(Math.max(attempt, 1) - 1, 20), max.toMillis());
         long half = ceiling / 2;
         return Duration.ofMillis(half + ThreadLocalRandom.current().nextLong(ceiling - half + 1));
