@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mgmstream.ingest.BulkRun;
 import dev.mgmstream.ingest.TaskFile;
 import dev.mgmstream.ingest.TaskSpec;
+import dev.mgmstream.pipeline.stage.TerminationSignals;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -83,7 +84,7 @@ final class DemoCommand implements Callable<Integer> {
         run.timeout = timeout;
         BulkRun.Summary summary;
         String lakeTable;
-        try {
+        try (TerminationSignals signals = TerminationSignals.onSignal("demo", run::stop)) {
             summary = runDemo(config, work, run, out, started);
             lakeTable = LakeLocation.describe(config);
         } finally {

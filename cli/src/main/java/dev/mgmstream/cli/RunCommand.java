@@ -85,9 +85,25 @@ final class RunCommand implements Callable<Integer> {
 
     private volatile boolean interrupted;
 
+    /** The run under way, for a signal to stop; null until publishing starts. */
+    private volatile BulkRun current;
+
     @Override
     public Integer call() throws Exception {
-        return execute();
+        // Installed before the pipeline starts: Ctrl-C while models load must not start the JVM's shutdown
+        // (TerminationSignals says why); the run then stops as soon as it begins, every task listed as missing.
+        try (TerminationSignals signals = TerminationSignals.onSignal("run", this::stop)) {
+            return execute();
+        }
+    }
+
+    /** Asks the run to stop; safe from a signal handler's thread, before or during the run. */
+    void stop() {
+        interrupted = true;
+        BulkRun run = current;
+        if (run != null) {
+            run.stop();
+        }
     }
 
     private Integer execute() throws Exception {
@@ -119,7 +135,8 @@ final class RunCommand implements Callable<Integer> {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, folders,
                 meters)) {
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);
-            if (!pipeline.awaitLake(Duration.ofSeconds(interrupted ? 5 : 60))) {
+            // Also after Ctrl-C: the broker goes with this process, so an answer not in the lake now never will be.
+            if (!pipeline.awaitLake(Duration.ofSeconds(60))) {
                 System.err.println("mgm run: the lake sink had not caught up after 60 s; it resumes where it was on the next run");
             }
             System.err.println("Lake table: " + LakeLocation.describe(pipeline.config()));
@@ -135,14 +152,14 @@ final class RunCommand implements Callable<Integer> {
         Progress progress = Progress.forStderr();
         BulkRun run = new BulkRun(config, progress);
         BulkRun.Summary summary;
-        // Ctrl-C stops the run; this thread then writes the summary and closes the pipeline, and the command
-        // exits 1 with the tasks that have no result (TerminationSignals: why not a shutdown hook).
-        try (TerminationSignals signals = TerminationSignals.onSignal("run", () -> {
-            interrupted = true;
+        current = run;
+        if (interrupted) {
             run.stop();
-        })) {
+        }
+        try {
             summary = run.run(input, output, timeout);
         } finally {
+            current = null;
             progress.finish();
         }
         report(summary, output, err);

@@ -64,6 +64,14 @@ final class StageCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        // From the first moment: a signal while the models load is remembered, and the stage stops as soon as
+        // it has started, instead of the JVM shutting down under a model's warm-up (TerminationSignals).
+        try (TerminationSignals early = TerminationSignals.onSignal("mgm stage", () -> { })) {
+            return execute();
+        }
+    }
+
+    private int execute() throws Exception {
         Map<String, String> config = new HashMap<>(options.resolve(connection.flags()));
         if (instance != null) {
             config.put("stage.instance.id", instance);

@@ -3,6 +3,7 @@ package dev.mgmstream.pipeline.stage;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +25,8 @@ public final class TerminationSignals implements AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(TerminationSignals.class);
     private static final List<String> SIGNALS = List.of("INT", "TERM");
+    /** Signals this process got, whichever handler took them: a stop asked for once stays asked for. */
+    private static final AtomicInteger received = new AtomicInteger();
 
     private final List<Signal> signals = new ArrayList<>();
     private final List<SignalHandler> previous = new ArrayList<>();
@@ -32,19 +35,25 @@ public final class TerminationSignals implements AutoCloseable {
     }
 
     /**
-     * Runs {@code stop} once, on a thread of its own, at the first SIGINT or SIGTERM until closed.
-     * {@code stop} should only ask for the stop (it must not wait for it): the caller's thread does the
-     * stopping and returns its exit code.
+     * Runs {@code stop} once, on a thread of its own, at the first SIGINT or SIGTERM until closed, or at
+     * once if one came before (while models loaded, say, under an earlier handler). {@code stop} should
+     * only ask for the stop (it must not wait for it): the caller's thread does the stopping and returns
+     * its exit code.
      */
     public static TerminationSignals onSignal(String name, Runnable stop) {
         TerminationSignals installed = new TerminationSignals();
-        AtomicBoolean stopping = new AtomicBoolean();
-        SignalHandler handler = signal -> {
-            if (stopping.compareAndSet(false, true)) {
-                log.info("SIG{}: stopping {} (send it again to end at once)", signal.getName(), name);
+        AtomicBoolean ran = new AtomicBoolean();
+        Runnable once = () -> {
+            if (ran.compareAndSet(false, true)) {
                 Thread t = new Thread(stop, name + "-stop");
                 t.setDaemon(true);
                 t.start();
+            }
+        };
+        SignalHandler handler = signal -> {
+            if (received.getAndIncrement() == 0) {
+                log.info("SIG{}: stopping {} (send it again to end at once)", signal.getName(), name);
+                once.run();
             } else {
                 System.err.println("mgm: second SIG" + signal.getName() + ", ending at once");
                 Runtime.getRuntime().halt(128 + signal.getNumber());
@@ -60,7 +69,15 @@ public final class TerminationSignals implements AutoCloseable {
                 log.debug("Cannot handle SIG{}: {}", s, unsupported.getMessage());
             }
         }
+        if (received.get() > 0) {
+            once.run();
+        }
         return installed;
+    }
+
+    /** Whether this process has been asked to stop by a signal. */
+    public static boolean received() {
+        return received.get() > 0;
     }
 
     /** Gives the signals back to whatever handled them before. */

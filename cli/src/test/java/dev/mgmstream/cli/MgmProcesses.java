@@ -1,0 +1,57 @@
+package dev.mgmstream.cli;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+
+/**
+ * {@code mgm} commands as processes of their own, for the end-to-end tests that kill or signal them:
+ * the test's classpath, the repository's models, output in {@code <dir>/<log>.log}.
+ */
+final class MgmProcesses implements AutoCloseable {
+
+    private final List<Process> started = new ArrayList<>();
+
+    Process start(Path dir, String log, String... args) throws IOException {
+        List<String> command = new ArrayList<>(List.of(
+                Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Xmx768m",
+                "-XX:TieredStopAtLevel=1", "-Dmgm.home=" + Home.dir(), "-Dai.djl.offline=true",
+                "-cp", System.getProperty("java.class.path"), Mgm.class.getName()));
+        command.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve(log + ".log").toFile()).directory(dir.toFile());
+        pb.environment().put("MGM_LOG_LEVEL", "WARN");
+        Process p = pb.start();
+        started.add(p);
+        return p;
+    }
+
+    /** Sends a signal by name (INT, TERM, KILL), as Ctrl-C, Kubernetes or the OOM killer would. */
+    static void signal(Process p, String name) throws IOException, InterruptedException {
+        Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(p.pid())).inheritIO().start();
+        if (!kill.waitFor(10, TimeUnit.SECONDS) || kill.exitValue() != 0) {
+            throw new IOException("kill -" + name + " " + p.pid() + " failed");
+        }
+    }
+
+    /** The JVM's crash reports in a process's working folder: a native crash leaves one. */
+    static List<Path> crashReports(Path dir) throws IOException {
+        try (Stream<Path> files = Files.list(dir)) {
+            return files.filter(f -> f.getFileName().toString().startsWith("hs_err")).toList();
+        }
+    }
+
+    static String log(Path dir, String log) throws IOException {
+        Path f = dir.resolve(log + ".log");
+        return Files.exists(f) ? Files.readString(f) : "";
+    }
+
+    @Override
+    public void close() {
+        started.forEach(Process::destroyForcibly);
+    }
+}
