@@ -3,6 +3,7 @@ package dev.mgmstream.lake;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
@@ -14,6 +15,8 @@ import org.apache.iceberg.catalog.Catalog;
 import org.apache.iceberg.catalog.Namespace;
 import org.apache.iceberg.catalog.SupportsNamespaces;
 import org.apache.iceberg.exceptions.AlreadyExistsException;
+import org.apache.iceberg.exceptions.CommitFailedException;
+import org.apache.iceberg.types.TypeUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,21 +58,25 @@ public final class LakeTable implements Closeable {
 
     /** The catalog as Iceberg builds it from the settings; the caller closes it. */
     static Catalog catalog(LakeSettings settings) {
+        // Hadoop is here only for its local (or HDFS-compatible) FileSystem; no site files are read.
+        Configuration conf = new Configuration(false);
+        conf.set("fs.file.impl", org.apache.hadoop.fs.LocalFileSystem.class.getName());
+        return catalog(settings, conf);
+    }
+
+    static Catalog catalog(LakeSettings settings, Configuration conf) {
         Map<String, String> props = new HashMap<>(settings.catalogProperties());
         props.put(CatalogUtil.ICEBERG_CATALOG_TYPE, settings.catalogType());
         props.put(CatalogProperties.WAREHOUSE_LOCATION, settings.warehouse());
         if (!settings.catalogUri().isBlank()) {
             props.put(CatalogProperties.URI, settings.catalogUri());
         }
-        // Hadoop is here only for its local (or HDFS-compatible) FileSystem; no site files are read.
-        Configuration conf = new Configuration(false);
-        conf.set("fs.file.impl", org.apache.hadoop.fs.LocalFileSystem.class.getName());
         return CatalogUtil.buildIcebergCatalog(settings.catalogName(), props, conf);
     }
 
     private static Table loadOrCreate(Catalog catalog, LakeSettings settings) {
         if (catalog.tableExists(settings.table())) {
-            return catalog.loadTable(settings.table());
+            return evolve(catalog.loadTable(settings.table()));
         }
         Namespace ns = settings.table().namespace();
         if (catalog instanceof SupportsNamespaces namespaces && !ns.isEmpty() && !namespaces.namespaceExists(ns)) {
@@ -91,6 +98,34 @@ public final class LakeTable implements Closeable {
             return created;
         } catch (AlreadyExistsException raced) {
             return catalog.loadTable(settings.table());
+        }
+    }
+
+    /**
+     * Adds the columns of {@link AnswerTable#SCHEMA} that the table lacks (it was made by an older sink),
+     * matching by name; columns only the table has (added by others) are kept, and rows are written by
+     * name (see {@link AnswerAppender}), so where a column stands does not matter.
+     */
+    static Table evolve(Table table) {
+        for (int attempt = 1; ; attempt++) {
+            table.refresh();
+            List<String> missing = TypeUtil.indexByName(AnswerTable.SCHEMA.asStruct()).keySet().stream()
+                    .filter(name -> table.schema().findField(name) == null)
+                    .sorted()
+                    .toList();
+            if (missing.isEmpty()) {
+                return table;
+            }
+            try {
+                table.updateSchema().unionByNameWith(AnswerTable.SCHEMA).commit();
+                log.info("Added the columns {} to the lake table {}", missing, table.name());
+                return table;
+            } catch (CommitFailedException raced) {
+                // another sink starting at the same time may have added them already: look again
+                if (attempt >= 5) {
+                    throw raced;
+                }
+            }
         }
     }
 

@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 import org.apache.iceberg.Table;
 import org.apache.iceberg.data.Record;
@@ -26,9 +25,7 @@ class AnswerAppenderTest {
     }
 
     private static List<Record> rows(int partition, int from, int to, long timestamp) {
-        return IntStream.range(from, to)
-                .mapToObj(i -> AnswerTable.row(LakeFixtures.answer(i), TOPIC, partition, i, timestamp))
-                .toList();
+        return LakeFixtures.rows(TOPIC, partition, from, to, timestamp);
     }
 
     @Test
