@@ -71,6 +71,16 @@ public final class LakeTable implements Closeable {
         if (!settings.catalogUri().isBlank()) {
             props.put(CatalogProperties.URI, settings.catalogUri());
         }
+        if (settings.catalogType().equals("hadoop") && !props.containsKey(CatalogProperties.LOCK_IMPL)) {
+            props.put(CatalogProperties.LOCK_IMPL, LocalFolderLock.class.getName());
+            // HDFS refuses a rename onto an existing file by itself; object stores and the like do not.
+            String scheme = new org.apache.hadoop.fs.Path(settings.warehouse()).toUri().getScheme();
+            if (scheme != null && !scheme.equals("file") && !scheme.equals("hdfs")) {
+                log.warn("The hadoop lake catalog on {} is safe for one sink process only: its commit lock is a "
+                        + "file lock, which reaches other processes on a local folder alone. For several sinks "
+                        + "use a REST catalog (lake.catalog.type=rest).", settings.warehouse());
+            }
+        }
         return CatalogUtil.buildIcebergCatalog(settings.catalogName(), props, conf);
     }
 
@@ -130,9 +140,9 @@ public final class LakeTable implements Closeable {
     }
 
     /**
-     * Closes a REST catalog's client. A Hadoop catalog is left open on purpose: closing it shuts down
-     * Iceberg's JVM-wide in-memory lock manager, which every other Hadoop catalog in the process
-     * (another sink, a test reading the table) still commits through.
+     * Closes a REST catalog's client. A Hadoop catalog holds nothing that needs closing, and is left
+     * open on purpose: with {@code lock-impl} set to one of Iceberg's own lock managers, closing it would
+     * shut down a JVM-wide one that every other Hadoop catalog in the process still commits through.
      */
     @Override
     public void close() {
