@@ -12,6 +12,7 @@ import java.util.UUID;
 import org.apache.iceberg.AppendFiles;
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.HasTableOperations;
+import org.apache.iceberg.ManifestFile;
 import org.apache.iceberg.PartitionKey;
 import org.apache.iceberg.PartitionSpec;
 import org.apache.iceberg.Schema;
@@ -99,11 +100,15 @@ final class AnswerAppender {
      * <p>The data files are deleted again whenever the batch is known not to be in the table (it lost
      * to another writer, the commit failed, a file could not be written), so that a reader of the raw
      * Parquet files sees no rows the table does not have. They are kept when a commit may have landed.
+     * The manifests of attempts that did not land go too.
      */
     Outcome append(Batch batch) {
         List<DataFile> files = new ArrayList<>();
         // Snapshots whose commit ended in an unknown state, with the snapshot each was made on.
         Map<Long, Long> unknown = new LinkedHashMap<>();
+        // Every snapshot made, and the one that is in the table.
+        List<Snapshot> made = new ArrayList<>();
+        Snapshot landed = null;
         TableMetadata seen = null;
         boolean committed = false;
         TableOperations ops = operations();
@@ -111,7 +116,8 @@ final class AnswerAppender {
             for (int attempt = 1; ; attempt++) {
                 TableMetadata base = ops.refresh();
                 seen = base;
-                if (landed(base, unknown)) {
+                landed = landed(base, unknown, made);
+                if (landed != null) {
                     committed = true;
                     return new Outcome(true, OffsetLedger.read(base, topic));
                 }
@@ -128,6 +134,7 @@ final class AnswerAppender {
                 OffsetLedger.write(append, topic, after);
                 append.set(WRITER_KEY, writerId);
                 Snapshot snapshot = append.apply();
+                made.add(snapshot);
                 Long parent = snapshotId(base);
                 try {
                     if (!Objects.equals(snapshot.parentId(), parent)) {
@@ -138,6 +145,7 @@ final class AnswerAppender {
                             .setProperties(OffsetLedger.entries(topic, after))
                             .build());
                     committed = true;
+                    landed = snapshot;
                     table.refresh();
                     return new Outcome(true, after);
                 } catch (CommitFailedException raced) {
@@ -151,7 +159,8 @@ final class AnswerAppender {
                     unknown.put(snapshot.snapshotId(), parent);
                     if (attempt >= attempts) {
                         seen = ops.refresh();
-                        if (landed(seen, unknown)) {
+                        landed = landed(seen, unknown, made);
+                        if (landed != null) {
                             committed = true;
                             return new Outcome(true, OffsetLedger.read(seen, topic));
                         }
@@ -164,6 +173,11 @@ final class AnswerAppender {
             if (!committed && !mayStillLand(seen, unknown)) {
                 delete(files);
             }
+            for (Snapshot s : made) {
+                if (s != landed && !unknown.containsKey(s.snapshotId())) {
+                    discard(s);
+                }
+            }
         }
     }
 
@@ -171,8 +185,26 @@ final class AnswerAppender {
         return metadata.currentSnapshot() == null ? null : metadata.currentSnapshot().snapshotId();
     }
 
-    private static boolean landed(TableMetadata metadata, Map<Long, Long> unknown) {
-        return unknown.keySet().stream().anyMatch(id -> metadata.snapshot(id) != null);
+    /** The snapshot among those whose commit state was unknown that is in the table, if one is. */
+    private static Snapshot landed(TableMetadata metadata, Map<Long, Long> unknown, List<Snapshot> made) {
+        return made.stream()
+                .filter(s -> unknown.containsKey(s.snapshotId()) && metadata.snapshot(s.snapshotId()) != null)
+                .findFirst().orElse(null);
+    }
+
+    /** The manifest list and new manifests of a snapshot that is in no table version. */
+    private void discard(Snapshot snapshot) {
+        try {
+            for (ManifestFile m : snapshot.allManifests(table.io())) {
+                if (Objects.equals(m.snapshotId(), snapshot.snapshotId())) {
+                    table.io().deleteFile(m.path());
+                }
+            }
+            table.io().deleteFile(snapshot.manifestListLocation());
+        } catch (RuntimeException e) {
+            log.warn("Could not delete the manifests of snapshot {}, which is in no table version",
+                    snapshot.snapshotId(), e);
+        }
     }
 
     /**
@@ -183,7 +215,8 @@ final class AnswerAppender {
         if (unknown.isEmpty()) {
             return false;
         }
-        return seen == null || landed(seen, unknown) || unknown.containsValue(snapshotId(seen));
+        return seen == null || unknown.containsValue(snapshotId(seen))
+                || unknown.keySet().stream().anyMatch(id -> seen.snapshot(id) != null);
     }
 
     private void delete(List<DataFile> files) {

@@ -2,6 +2,7 @@ package dev.mgmstream.lake;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -10,6 +11,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.stream.Collectors;
+import java.util.stream.Stream;
 
 import org.apache.iceberg.DataFile;
 import org.apache.iceberg.FileFormat;
@@ -210,7 +212,7 @@ class AnswerAppenderFaultsTest {
     }
 
     @Test
-    void aCommitThatFailsLeavesNoDataFilesBehind() {
+    void aCommitThatFailsLeavesNoDataFilesBehind() throws IOException {
         try (LakeTable lake = open()) {
             Table outraced = FaultyOperations.committingThrough(lake.table(), (real, base, metadata) -> {
                 throw new CommitFailedException("another writer won again");
@@ -225,6 +227,10 @@ class AnswerAppenderFaultsTest {
                     .isInstanceOf(UncheckedIOException.class);
 
             assertThat(LakeFixtures.parquetFilesOutside(lake.table())).isEmpty();
+            try (Stream<Path> metadata = Files.list(LakeFixtures.local(lake.table().location()).resolve("metadata"))) {
+                assertThat(metadata.map(f -> f.getFileName().toString())).as("manifests of the failed attempts")
+                        .noneMatch(name -> name.endsWith(".avro"));
+            }
         }
     }
 
