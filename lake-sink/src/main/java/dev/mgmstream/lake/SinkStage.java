@@ -64,7 +64,10 @@ public final class SinkStage implements Runnable, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SinkStage.class);
 
-    /** Test seam: called after the lake commit and before the consumer group commit, and before each record is taken. */
+    /**
+     * Test seam: called after the lake commit and before the consumer group commit, and before each
+     * record of a poll is taken.
+     */
     interface Hooks {
         Hooks NONE = commits -> { };
 

@@ -87,7 +87,7 @@ class AnswerAppenderFaultsTest {
                 if (faulted.compareAndSet(false, true)) {
                     // The reply is lost, and before the sink looks, another sink commits its partition.
                     new AnswerAppender(other.table(), TOPIC, "other", 3).append(partitionOne());
-                    throw new CommitStateUnknownException(new IOException("connection reset after the commit was sent"));
+                    throw new CommitStateUnknownException(new IOException("connection reset after the commit"));
                 }
             });
 

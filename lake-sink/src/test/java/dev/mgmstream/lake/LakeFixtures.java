@@ -48,14 +48,14 @@ final class LakeFixtures {
                 .build();
     }
 
-    /** Rows for answers {@code from}..{@code to}-1, read from {@code topic}-{@code partition} at offsets of the same numbers. */
+    /** Rows for answers {@code from}..{@code to}-1, read from {@code topic}-{@code partition} at the same offsets. */
     static List<Record> rows(String topic, int partition, int from, int to, long timestamp) {
         return IntStream.range(from, to)
                 .mapToObj(i -> AnswerTable.row(answer(i), topic, partition, i, timestamp))
                 .toList();
     }
 
-    /** Parquet files under the table's folder that no snapshot of it names: what a raw Parquet reader would see besides the table. */
+    /** Parquet files under the table's folder that no snapshot names: rows a raw Parquet reader sees besides the table's. */
     static List<Path> parquetFilesOutside(Table table) {
         table.refresh();
         Set<Path> inTable = new HashSet<>();

@@ -96,26 +96,25 @@ class SinkStageTest {
         return c;
     }
 
-    /** Rows in the table as its snapshot summary counts them; 0 before any sink created it. */
-    private long tableRows() {
+    /** The summary of the table's newest snapshot; empty before any sink committed. */
+    private Map<String, String> newestSummary() {
         LakeSettings lake = LakeSettings.from(config);
         org.apache.iceberg.catalog.Catalog catalog = LakeTable.catalog(lake);
         if (!catalog.tableExists(lake.table())) {
-            return 0;
+            return Map.of();
         }
         org.apache.iceberg.Snapshot current = catalog.loadTable(lake.table()).currentSnapshot();
-        return current == null ? 0 : Long.parseLong(current.summary().getOrDefault("total-records", "0"));
+        return current == null ? Map.of() : current.summary();
     }
 
-    /** The offsets the table's newest snapshot says it has consumed, summed over partitions. */
+    /** Rows in the table as its snapshot summary counts them; 0 before any sink created it. */
+    private long tableRows() {
+        return Long.parseLong(newestSummary().getOrDefault("total-records", "0"));
+    }
+
+    /** The offsets the table says it has consumed, summed over partitions. */
     private long tableOffsetsSum() {
-        LakeSettings lake = LakeSettings.from(config);
-        org.apache.iceberg.catalog.Catalog catalog = LakeTable.catalog(lake);
-        if (!catalog.tableExists(lake.table())) {
-            return 0;
-        }
-        org.apache.iceberg.Snapshot current = catalog.loadTable(lake.table()).currentSnapshot();
-        return current == null ? 0 : current.summary().entrySet().stream()
+        return newestSummary().entrySet().stream()
                 .filter(e -> e.getKey().startsWith(OffsetLedger.PREFIX))
                 .mapToLong(e -> Long.parseLong(e.getValue()))
                 .sum();
