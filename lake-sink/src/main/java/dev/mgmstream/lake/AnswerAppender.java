@@ -7,6 +7,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Objects;
+import java.util.Set;
 import java.util.UUID;
 
 import org.apache.iceberg.AppendFiles;
@@ -140,10 +141,14 @@ final class AnswerAppender {
                     if (!Objects.equals(snapshot.parentId(), parent)) {
                         throw new CommitFailedException("table moved on while the snapshot was made");
                     }
-                    ops.commit(base, TableMetadata.buildFrom(base)
+                    TableMetadata.Builder update = TableMetadata.buildFrom(base)
                             .setBranchSnapshot(snapshot, SnapshotRef.MAIN_BRANCH)
-                            .setProperties(OffsetLedger.entries(topic, after))
-                            .build());
+                            .setProperties(OffsetLedger.entries(topic, after));
+                    Set<String> superseded = OffsetLedger.superseded(base.properties(), topic);
+                    if (!superseded.isEmpty()) {
+                        update.removeProperties(superseded);
+                    }
+                    ops.commit(base, update.build());
                     committed = true;
                     landed = snapshot;
                     table.refresh();

@@ -2,6 +2,8 @@ package dev.mgmstream.lake;
 
 import java.util.HashMap;
 import java.util.Map;
+import java.util.Set;
+import java.util.stream.Collectors;
 
 import org.apache.iceberg.Snapshot;
 import org.apache.iceberg.SnapshotUpdate;
@@ -65,6 +67,22 @@ final class OffsetLedger {
         Map<String, String> entries = new HashMap<>();
         offsets.forEach((partition, next) -> entries.put(PREFIX + source + ":" + partition, Long.toString(next)));
         return entries;
+    }
+
+    /**
+     * The table properties of the same topic under another topic id: a topic deleted and made again
+     * (every embedded run makes its broker afresh) would otherwise leave a set behind each time.
+     */
+    static Set<String> superseded(Map<String, String> properties, String source) {
+        int slash = source.lastIndexOf('/');
+        if (slash < 0) {
+            return Set.of();
+        }
+        String sameTopic = PREFIX + source.substring(0, slash + 1);
+        String current = PREFIX + source + ":";
+        return properties.keySet().stream()
+                .filter(key -> key.startsWith(sameTopic) && !key.startsWith(current))
+                .collect(Collectors.toSet());
     }
 
     static void write(SnapshotUpdate<?> update, String source, Map<Integer, Long> offsets) {

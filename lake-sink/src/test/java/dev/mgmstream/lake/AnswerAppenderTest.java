@@ -128,6 +128,21 @@ class AnswerAppenderTest {
     }
 
     @Test
+    void offsetsOfATopicMadeAgainReplaceThoseOfTheOneBefore() {
+        try (LakeTable lake = open()) {
+            new AnswerAppender(lake.table(), TOPIC + "/first-id", "w", 3).append(new AnswerAppender.Batch(
+                    rows(0, 0, 5, 1L), Map.of(0, AnswerAppender.NONE), Map.of(0, 5L)));
+            new AnswerAppender(lake.table(), TOPIC + "/second-id", "w", 3).append(new AnswerAppender.Batch(
+                    rows(0, 0, 3, 1L), Map.of(0, AnswerAppender.NONE), Map.of(0, 3L)));
+
+            lake.table().refresh();
+            assertThat(lake.table().properties()).containsEntry(OffsetLedger.PREFIX + TOPIC + "/second-id:0", "3")
+                    .doesNotContainKey(OffsetLedger.PREFIX + TOPIC + "/first-id:0");
+            assertThat(LakeFixtures.readAll(lake.table())).hasSize(8);
+        }
+    }
+
+    @Test
     void rowsOfDifferentDaysGoToDifferentPartitions() {
         try (LakeTable lake = open()) {
             long day = 86_400_000L;
