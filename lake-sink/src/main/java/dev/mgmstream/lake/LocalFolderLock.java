@@ -5,7 +5,6 @@ import java.io.UncheckedIOException;
 import java.net.URI;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.util.Map;
@@ -24,17 +23,20 @@ import org.apache.iceberg.util.PropertyUtil;
  * Iceberg's default lock around the two steps is an in-memory one, so two sink processes on one folder
  * could each believe their commit landed while one of them was overwritten.
  *
- * <p>This lock is an operating-system lock on a file in the table's metadata folder
- * ({@value #LOCK_FILE}), which every process on the machine sees, taken after a lock within this
- * process (the operating system's lock is held per process, not per thread). For a warehouse that is
- * not a local folder only the second applies; {@link LakeTable} warns about that.
+ * <p>This lock is an operating-system lock on a file beside the table's folder
+ * ({@code .answers.mgm-commit.lock} for the table {@code answers}), which every process on the machine
+ * sees, taken after a lock within this process (the operating system's lock is held per process, not
+ * per thread). Beside, not inside: a maintenance job that removes the files in a table's folder that no
+ * snapshot names would delete the lock file, and a process opening it afresh then would lock another
+ * file than the holder's. For a warehouse that is not a local folder only the in-process lock applies;
+ * {@link LakeTable} warns about that.
  *
  * <p>Iceberg makes one per catalog ({@code lock-impl}) and calls {@link #acquire} and {@link #release}
  * around each commit's rename, naming the new metadata file.
  */
 final class LocalFolderLock implements LockManager {
 
-    static final String LOCK_FILE = ".mgm-commit.lock";
+    static final String LOCK_SUFFIX = ".mgm-commit.lock";
     private static final long WAIT_STEP_MS = 10;
 
     /** Per lock file, or per metadata folder off the local file system: shared by every catalog in the process. */
@@ -125,19 +127,17 @@ final class LocalFolderLock implements LockManager {
         held.forEach((entity, h) -> release(entity, h.owner()));
     }
 
-    /** The lock file beside a local metadata file; null when the metadata is not on the local file system. */
+    /**
+     * The lock file of the table a local metadata file ({@code <table>/metadata/vN.metadata.json}) belongs
+     * to; null when the metadata is not on the local file system.
+     */
     static Path lockFile(String entityId) {
         URI uri = new org.apache.hadoop.fs.Path(entityId).toUri();
         if (uri.getScheme() != null && !uri.getScheme().equals("file")) {
             return null;
         }
-        Path folder = Path.of(uri.getPath()).getParent();
-        try {
-            Files.createDirectories(folder);
-        } catch (IOException e) {
-            throw new UncheckedIOException("Could not create " + folder, e);
-        }
-        return folder.resolve(LOCK_FILE);
+        Path table = Path.of(uri.getPath()).getParent().getParent();
+        return table.resolveSibling("." + table.getFileName() + LOCK_SUFFIX);
     }
 
     private static String folder(String entityId) {

@@ -73,6 +73,8 @@ class TwoSinkProcessesTest {
             assertThat(new AnswerAppender(lake.table(), TOPIC, "reader", 1).tableOffsets())
                     .containsExactlyInAnyOrderEntriesOf(Map.of(0, 10L, 1, 105L));
         }
+        // Outside the table's folder, where a clean-up of files no snapshot names would delete it
+        assertThat(warehouse.resolve("mgm").resolve(".answers.mgm-commit.lock")).exists();
     }
 
     /** Named, not referenced, so that the test also compiles (and fails) without the lock. */
