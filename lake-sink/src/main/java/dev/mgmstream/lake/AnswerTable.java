@@ -30,7 +30,7 @@ public final class AnswerTable {
     public static final Schema SCHEMA = new Schema(
             required(1, "task_id", Types.StringType.get(), "The ImageTask's task_id"),
             optional(2, "image_id", Types.StringType.get(), "SHA-256 of the image bytes"),
-            required(3, "status", Types.StringType.get(), "ok, rejected or failed"),
+            required(3, "status", Types.StringType.get(), "ok, rejected, failed; unknown: newer than the sink"),
             optional(4, "text", Types.StringType.get(), "The model's answer"),
             optional(5, "finish_reason", Types.StringType.get(), "stop, length, error or unknown"),
             required(6, "prompt_tokens", Types.IntegerType.get()),

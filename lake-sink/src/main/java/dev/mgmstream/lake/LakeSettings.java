@@ -21,8 +21,10 @@ public record LakeSettings(String catalogType, String catalogName, String wareho
                            int maxRows, Duration commitInterval, Duration pollTimeout, int commitAttempts) {
 
     public static final ConfigKey CATALOG_TYPE = new ConfigKey("lake.catalog.type", "hadoop",
-            "hadoop: a catalog kept as files under lake.warehouse (a local directory by default); "
-                    + "rest: an Iceberg REST catalog at lake.catalog.uri.");
+            "hadoop: a catalog kept as files under lake.warehouse (a local directory by default), safe for "
+                    + "several sink processes on one machine (their commits take a file lock) or on HDFS; "
+                    + "rest: an Iceberg REST catalog at lake.catalog.uri, for sinks on several machines or an "
+                    + "object store.");
     public static final ConfigKey CATALOG_NAME = new ConfigKey("lake.catalog.name", "mgm",
             "Name of the catalog, as engines that query the lake will refer to it.");
     public static final ConfigKey WAREHOUSE = new ConfigKey("lake.warehouse", "lake",

@@ -3,6 +3,7 @@ package dev.mgmstream.lake;
 import java.io.Closeable;
 import java.io.IOException;
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 
 import org.apache.hadoop.conf.Configuration;
@@ -14,6 +15,8 @@ import org.apache.iceberg.catalog.Catalog;
 import org.apache.iceberg.catalog.Namespace;
 import org.apache.iceberg.catalog.SupportsNamespaces;
 import org.apache.iceberg.exceptions.AlreadyExistsException;
+import org.apache.iceberg.exceptions.CommitFailedException;
+import org.apache.iceberg.types.TypeUtil;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -55,21 +58,35 @@ public final class LakeTable implements Closeable {
 
     /** The catalog as Iceberg builds it from the settings; the caller closes it. */
     static Catalog catalog(LakeSettings settings) {
+        // Hadoop is here only for its local (or HDFS-compatible) FileSystem; no site files are read.
+        Configuration conf = new Configuration(false);
+        conf.set("fs.file.impl", org.apache.hadoop.fs.LocalFileSystem.class.getName());
+        return catalog(settings, conf);
+    }
+
+    static Catalog catalog(LakeSettings settings, Configuration conf) {
         Map<String, String> props = new HashMap<>(settings.catalogProperties());
         props.put(CatalogUtil.ICEBERG_CATALOG_TYPE, settings.catalogType());
         props.put(CatalogProperties.WAREHOUSE_LOCATION, settings.warehouse());
         if (!settings.catalogUri().isBlank()) {
             props.put(CatalogProperties.URI, settings.catalogUri());
         }
-        // Hadoop is here only for its local (or HDFS-compatible) FileSystem; no site files are read.
-        Configuration conf = new Configuration(false);
-        conf.set("fs.file.impl", org.apache.hadoop.fs.LocalFileSystem.class.getName());
+        if (settings.catalogType().equals("hadoop") && !props.containsKey(CatalogProperties.LOCK_IMPL)) {
+            props.put(CatalogProperties.LOCK_IMPL, LocalFolderLock.class.getName());
+            // HDFS refuses a rename onto an existing file by itself; object stores and the like do not.
+            String scheme = new org.apache.hadoop.fs.Path(settings.warehouse()).toUri().getScheme();
+            if (scheme != null && !scheme.equals("file") && !scheme.equals("hdfs")) {
+                log.warn("The hadoop lake catalog on {} is safe for one sink process only: its commit lock is a "
+                        + "file lock, which reaches other processes on a local folder alone. For several sinks "
+                        + "use a REST catalog (lake.catalog.type=rest).", settings.warehouse());
+            }
+        }
         return CatalogUtil.buildIcebergCatalog(settings.catalogName(), props, conf);
     }
 
     private static Table loadOrCreate(Catalog catalog, LakeSettings settings) {
         if (catalog.tableExists(settings.table())) {
-            return catalog.loadTable(settings.table());
+            return evolve(catalog.loadTable(settings.table()));
         }
         Namespace ns = settings.table().namespace();
         if (catalog instanceof SupportsNamespaces namespaces && !ns.isEmpty() && !namespaces.namespaceExists(ns)) {
@@ -95,9 +112,37 @@ public final class LakeTable implements Closeable {
     }
 
     /**
-     * Closes a REST catalog's client. A Hadoop catalog is left open on purpose: closing it shuts down
-     * Iceberg's JVM-wide in-memory lock manager, which every other Hadoop catalog in the process
-     * (another sink, a test reading the table) still commits through.
+     * Adds the columns of {@link AnswerTable#SCHEMA} that the table lacks (it was made by an older sink),
+     * matching by name; columns only the table has (added by others) are kept, and rows are written by
+     * name (see {@link AnswerAppender}), so where a column stands does not matter.
+     */
+    static Table evolve(Table table) {
+        for (int attempt = 1; ; attempt++) {
+            table.refresh();
+            List<String> missing = TypeUtil.indexByName(AnswerTable.SCHEMA.asStruct()).keySet().stream()
+                    .filter(name -> table.schema().findField(name) == null)
+                    .sorted()
+                    .toList();
+            if (missing.isEmpty()) {
+                return table;
+            }
+            try {
+                table.updateSchema().unionByNameWith(AnswerTable.SCHEMA).commit();
+                log.info("Added the columns {} to the lake table {}", missing, table.name());
+                return table;
+            } catch (CommitFailedException raced) {
+                // another sink starting at the same time may have added them already: look again
+                if (attempt >= 5) {
+                    throw raced;
+                }
+            }
+        }
+    }
+
+    /**
+     * Closes a REST catalog's client. A Hadoop catalog holds nothing that needs closing, and is left
+     * open on purpose: with {@code lock-impl} set to one of Iceberg's own lock managers, closing it would
+     * shut down a JVM-wide one that every other Hadoop catalog in the process still commits through.
      */
     @Override
     public void close() {

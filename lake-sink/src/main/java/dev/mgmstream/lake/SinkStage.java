@@ -28,6 +28,7 @@ import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
+import org.apache.kafka.clients.consumer.ConsumerRecords;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.consumer.OffsetAndMetadata;
@@ -63,11 +64,17 @@ public final class SinkStage implements Runnable, AutoCloseable {
 
     private static final Logger log = LoggerFactory.getLogger(SinkStage.class);
 
-    /** Test seam: called after the lake commit and before the consumer group commit. */
+    /**
+     * Test seam: called after the lake commit and before the consumer group commit, and before each
+     * record of a poll is taken.
+     */
     interface Hooks {
         Hooks NONE = commits -> { };
 
         void afterLakeCommit(int commitNumber);
+
+        default void beforeTake(ConsumerRecord<byte[], byte[]> record) {
+        }
     }
 
     private final Map<String, String> config;
@@ -93,6 +100,10 @@ public final class SinkStage implements Runnable, AutoCloseable {
     private final List<ProducerRecord<byte[], byte[]>> deadLetters = new ArrayList<>();
     private long firstBufferedAt;
     private int commitCount;
+    /** Whether every record of the last poll was taken, so that the consumer's position is where the buffer ends. */
+    private boolean pollTaken = true;
+    /** Set when the loop fails: the buffer is then dropped, not committed, as a crash would lose it. */
+    private boolean failing;
 
     private volatile boolean flushRequested;
     /** A table opened before the stage started (see {@link #start(Map, MeterRegistry, LakeTable)}); run() takes it. */
@@ -189,22 +200,34 @@ public final class SinkStage implements Runnable, AutoCloseable {
             Flusher flusher = new Flusher(c, appender, dlq);
             c.subscribe(List.of(topic), new Rebalance(c, appender, flusher));
             log.info("Sink {} reading {} into lake table {} ({})", writerId, topic, lake.table(), table.table().location());
-            while (!stopRequested) {
-                try {
-                    for (ConsumerRecord<byte[], byte[]> r : c.poll(lake.pollTimeout())) {
+            try {
+                while (!stopRequested) {
+                    ConsumerRecords<byte[], byte[]> polled;
+                    try {
+                        polled = c.poll(lake.pollTimeout());
+                    } catch (WakeupException woken) {
+                        continue;
+                    }
+                    pollTaken = false;
+                    for (ConsumerRecord<byte[], byte[]> r : polled) {
+                        hooks.beforeTake(r);
                         take(r, answers, rejections, dlqTopic);
                     }
-                } catch (WakeupException woken) {
-                    continue;
+                    pollTaken = true;
+                    boolean due = !rows.isEmpty() || !deadLetters.isEmpty();
+                    if (due && (flushRequested || rows.size() >= lake.maxRows()
+                            || System.nanoTime() - firstBufferedAt >= lake.commitInterval().toNanos())) {
+                        flushRequested = false;
+                        flusher.flush();
+                    }
                 }
-                boolean due = !rows.isEmpty() || !deadLetters.isEmpty();
-                if (due && (flushRequested || rows.size() >= lake.maxRows()
-                        || System.nanoTime() - firstBufferedAt >= lake.commitInterval().toNanos())) {
-                    flushRequested = false;
-                    flusher.flush();
-                }
+                flusher.flush();
+            } catch (RuntimeException | Error e) {
+                // Closing the consumer revokes its partitions, which would commit the buffer: a failure
+                // can leave it short of the records polled, and nothing in it has been acknowledged.
+                failing = true;
+                throw e;
             }
-            flusher.flush();
         } catch (RuntimeException e) {
             failure = e;
             log.error("Sink {} failed", writerId, e);
@@ -288,11 +311,13 @@ public final class SinkStage implements Runnable, AutoCloseable {
                 }
             }
             // Commit markers and aborted records take offsets too: the consumer's position is past them, and
-            // everything before it is in the buffer (each poll's records are all taken before a flush).
-            for (Integer p : expected.keySet()) {
-                long position = consumer.position(new TopicPartition(topic, p));
-                if (position > next.getOrDefault(p, expected.get(p))) {
-                    next.put(p, position);
+            // everything before it is in the buffer once all of the last poll's records were taken.
+            if (pollTaken) {
+                for (Integer p : expected.keySet()) {
+                    long position = consumer.position(new TopicPartition(topic, p));
+                    if (position > next.getOrDefault(p, expected.get(p))) {
+                        next.put(p, position);
+                    }
                 }
             }
             Map<Integer, Long> from = new HashMap<>();
@@ -376,7 +401,11 @@ public final class SinkStage implements Runnable, AutoCloseable {
         @Override
         public void onPartitionsRevoked(Collection<TopicPartition> partitions) {
             if (!partitions.isEmpty()) {
-                flusher.flush();
+                if (failing) {
+                    clearBuffer();
+                } else {
+                    flusher.flush();
+                }
                 partitions.forEach(tp -> expected.remove(tp.partition()));
             }
         }

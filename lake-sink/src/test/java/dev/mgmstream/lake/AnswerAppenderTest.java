@@ -4,7 +4,6 @@ import java.nio.file.Path;
 import java.time.OffsetDateTime;
 import java.util.List;
 import java.util.Map;
-import java.util.stream.IntStream;
 
 import org.apache.iceberg.Table;
 import org.apache.iceberg.data.Record;
@@ -26,9 +25,7 @@ class AnswerAppenderTest {
     }
 
     private static List<Record> rows(int partition, int from, int to, long timestamp) {
-        return IntStream.range(from, to)
-                .mapToObj(i -> AnswerTable.row(LakeFixtures.answer(i), TOPIC, partition, i, timestamp))
-                .toList();
+        return LakeFixtures.rows(TOPIC, partition, from, to, timestamp);
     }
 
     @Test
@@ -127,6 +124,21 @@ class AnswerAppenderTest {
             assertThat(new AnswerAppender(lake.table(), TOPIC, "reader", 1).tableOffsets())
                     .containsExactlyInAnyOrderEntriesOf(Map.of(0, each, 1, each, 2, each));
             assertThat(LakeFixtures.readAll(lake.table())).hasSize(3 * commits * rowsPerCommit);
+        }
+    }
+
+    @Test
+    void offsetsOfATopicMadeAgainReplaceThoseOfTheOneBefore() {
+        try (LakeTable lake = open()) {
+            new AnswerAppender(lake.table(), TOPIC + "/first-id", "w", 3).append(new AnswerAppender.Batch(
+                    rows(0, 0, 5, 1L), Map.of(0, AnswerAppender.NONE), Map.of(0, 5L)));
+            new AnswerAppender(lake.table(), TOPIC + "/second-id", "w", 3).append(new AnswerAppender.Batch(
+                    rows(0, 0, 3, 1L), Map.of(0, AnswerAppender.NONE), Map.of(0, 3L)));
+
+            lake.table().refresh();
+            assertThat(lake.table().properties()).containsEntry(OffsetLedger.PREFIX + TOPIC + "/second-id:0", "3")
+                    .doesNotContainKey(OffsetLedger.PREFIX + TOPIC + "/first-id:0");
+            assertThat(LakeFixtures.readAll(lake.table())).hasSize(8);
         }
     }
 

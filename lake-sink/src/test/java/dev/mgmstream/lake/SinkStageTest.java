@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
 import dev.mgmstream.pipeline.kafka.SharedKafka;
@@ -23,6 +24,7 @@ import dev.mgmstream.schemas.topics.TopicRole;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.iceberg.data.Record;
 import org.apache.kafka.clients.admin.Admin;
+import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.clients.producer.KafkaProducer;
 import org.apache.kafka.clients.producer.ProducerRecord;
@@ -94,15 +96,28 @@ class SinkStageTest {
         return c;
     }
 
-    /** Rows in the table as its snapshot summary counts them; 0 before any sink created it. */
-    private long tableRows() {
+    /** The summary of the table's newest snapshot; empty before any sink committed. */
+    private Map<String, String> newestSummary() {
         LakeSettings lake = LakeSettings.from(config);
         org.apache.iceberg.catalog.Catalog catalog = LakeTable.catalog(lake);
         if (!catalog.tableExists(lake.table())) {
-            return 0;
+            return Map.of();
         }
         org.apache.iceberg.Snapshot current = catalog.loadTable(lake.table()).currentSnapshot();
-        return current == null ? 0 : Long.parseLong(current.summary().getOrDefault("total-records", "0"));
+        return current == null ? Map.of() : current.summary();
+    }
+
+    /** Rows in the table as its snapshot summary counts them; 0 before any sink created it. */
+    private long tableRows() {
+        return Long.parseLong(newestSummary().getOrDefault("total-records", "0"));
+    }
+
+    /** The offsets the table says it has consumed, summed over partitions. */
+    private long tableOffsetsSum() {
+        return newestSummary().entrySet().stream()
+                .filter(e -> e.getKey().startsWith(OffsetLedger.PREFIX))
+                .mapToLong(e -> Long.parseLong(e.getValue()))
+                .sum();
     }
 
     private long deadLetters() {
@@ -225,6 +240,47 @@ class SinkStageTest {
         Thread.sleep(500);
         second.close();
         assertThat(tableRows()).isEqualTo(130);
+    }
+
+    @Test
+    void aFailureWhileTakingAPollsRecordsCommitsNothingPastThem() throws Exception {
+        config.put("sink.commit.interval.ms", "600000");
+        config.put("sink.commit.max.rows", "5000");
+        int count = 101;
+        produceAnswers(count, -1);
+        AtomicInteger taken = new AtomicInteger();
+        SinkStage failing = SinkStage.start(new SinkStage(instance("a"), new SimpleMeterRegistry(), new SinkStage.Hooks() {
+            @Override
+            public void afterLakeCommit(int commitNumber) {
+            }
+
+            @Override
+            public void beforeTake(ConsumerRecord<byte[], byte[]> record) {
+                if (taken.incrementAndGet() == 51) {
+                    throw new IllegalStateException("injected: a failure halfway through a poll's records");
+                }
+            }
+        }));
+        assertThat(failing.awaitTermination(Duration.ofSeconds(60))).isTrue();
+        assertThat(failing.failure()).isPresent();
+        assertThat(tableOffsetsSum()).as("offsets the table holds answers for").isEqualTo(tableRows());
+
+        SinkStage next = SinkStage.start(instance("b"), new SimpleMeterRegistry());
+        try {
+            await().atMost(Duration.ofSeconds(60)).pollInterval(Duration.ofMillis(100)).until(() -> {
+                next.flushSoon();
+                return tableRows() >= count;
+            });
+        } finally {
+            next.close();
+        }
+        try (LakeTable lake = LakeTable.open(LakeSettings.from(config))) {
+            Map<String, Long> perTask = LakeFixtures.readAll(lake.table()).stream()
+                    .collect(Collectors.groupingBy(r -> (String) r.getField("task_id"), Collectors.counting()));
+            assertThat(perTask).hasSize(count);
+            assertThat(perTask.values()).allMatch(n -> n == 1);
+        }
+        assertThat(deadLetters()).isZero();
     }
 
     /** Stands for a process killed at that point: an Error, which the stage does not handle. */

@@ -15,12 +15,15 @@ import java.util.Map;
 import java.util.Set;
 import org.apache.avro.Schema;
 import org.apache.avro.SchemaCompatibility;
+import org.apache.avro.generic.GenericData;
 import org.apache.avro.generic.GenericDatumReader;
+import org.apache.avro.generic.GenericDatumWriter;
 import org.apache.avro.generic.GenericRecord;
 import org.apache.avro.io.BinaryEncoder;
 import org.apache.avro.io.DecoderFactory;
 import org.apache.avro.io.EncoderFactory;
 import org.apache.avro.specific.SpecificData;
+import org.apache.avro.specific.SpecificDatumReader;
 import org.apache.avro.specific.SpecificDatumWriter;
 import org.junit.jupiter.api.Test;
 
@@ -106,6 +109,30 @@ class SchemaContractsTest {
         GenericRecord image = (GenericRecord) old.get("image");
         assertThat(image.getSchema().getName()).isEqualTo("ImageUri");
         assertThat(image.get("uri")).hasToString("s3://bucket/cat.png");
+    }
+
+    @Test
+    void aReaderOfTheCurrentAnswerReadsAStatusAddedLaterAsUnknown() throws IOException {
+        Schema current = Answer.getClassSchema();
+        Schema later = new Schema.Parser().parse(current.toString()
+                .replace("\"FAILED\",\"UNKNOWN\"]", "\"FAILED\",\"UNKNOWN\",\"CANCELLED\"]"));
+        assertThat(later.getField("status").schema().getEnumSymbols()).contains("CANCELLED");
+        assertThat(SchemaCompatibility.checkReaderWriterCompatibility(current, later).getType())
+                .isEqualTo(SchemaCompatibility.SchemaCompatibilityType.COMPATIBLE);
+
+        Answer answer = Answer.newBuilder().setTaskId("t").setStatus(AnswerStatus.OK)
+                .setPromptTokens(0).setCompletionTokens(0).build();
+        GenericRecord written = (GenericRecord) GenericData.get().deepCopy(later, answer);
+        written.put("status", new GenericData.EnumSymbol(later.getField("status").schema(), "CANCELLED"));
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
+        new GenericDatumWriter<GenericRecord>(later).write(written, encoder);
+
+        Answer read = new SpecificDatumReader<Answer>(later, current)
+                .read(null, DecoderFactory.get().binaryDecoder(out.toByteArray(), null));
+
+        assertThat(read.getStatus()).isEqualTo(AnswerStatus.UNKNOWN);
+        assertThat(read.getTaskId()).hasToString("t");
     }
 
     @Test
