@@ -162,14 +162,15 @@ class StageFailurePathsTest {
         assertThat(text(dead.get(0).headers().lastHeader("mgm.error.message").value())).hasSizeLessThan(5_000);
     }
 
-    /** One record per producer batch, so that a fetch can stop after any record. */
-    private static void produceOneByOne(String topic, Map<String, String> records) {
+    /** One record per producer batch (each send waited for), so that a fetch can stop after any record. */
+    private static void produceOneByOne(String topic, Map<String, String> records) throws Exception {
         try (org.apache.kafka.clients.producer.KafkaProducer<String, String> producer =
                      new org.apache.kafka.clients.producer.KafkaProducer<>(Map.of("bootstrap.servers",
-                             StageTestKit.bootstrap(), "batch.size", 1, "linger.ms", 0), new StringSerializer(),
-                             new StringSerializer())) {
-            records.forEach((k, v) -> producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, k, v)));
-            producer.flush();
+                             StageTestKit.bootstrap()), new StringSerializer(), new StringSerializer())) {
+            for (Map.Entry<String, String> r : records.entrySet()) {
+                producer.send(new org.apache.kafka.clients.producer.ProducerRecord<>(topic, r.getKey(), r.getValue()))
+                        .get();
+            }
         }
     }
 
