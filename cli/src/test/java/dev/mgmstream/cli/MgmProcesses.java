@@ -8,6 +8,10 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+
 /**
  * {@code mgm} commands as processes of their own, for the end-to-end tests that kill or signal them:
  * the test's classpath, the repository's models, output in {@code <dir>/<log>.log}.
@@ -48,6 +52,24 @@ final class MgmProcesses implements AutoCloseable {
     static String log(Path dir, String log) throws IOException {
         Path f = dir.resolve(log + ".log");
         return Files.exists(f) ? Files.readString(f) : "";
+    }
+
+    /** {@code count} tasks cycling over the answer key of the bundled scenes, written to {@code dir/tasks.jsonl}. */
+    static Path tasksOverScenes(Path dir, String idPrefix, int count) throws IOException {
+        ObjectMapper json = new ObjectMapper();
+        Path scenes = Home.samples().resolve("scenes");
+        List<String> key = Files.readAllLines(scenes.resolve("answers.jsonl"));
+        List<String> lines = new ArrayList<>();
+        for (int i = 0; i < count; i++) {
+            JsonNode k = json.readTree(key.get(i % key.size()));
+            ObjectNode t = json.createObjectNode();
+            t.put("task_id", idPrefix + i);
+            t.put("image", scenes.resolve(k.get("image").asText()).toString());
+            t.put("kind", k.get("kind").asText());
+            t.put("prompt", k.get("prompt").asText());
+            lines.add(json.writeValueAsString(t));
+        }
+        return Files.write(dir.resolve("tasks.jsonl"), lines);
     }
 
     @Override

@@ -48,7 +48,9 @@ import static org.awaitility.Awaitility.await;
  */
 class MultiProcessKillTest {
 
-    private static final boolean FULL = Boolean.getBoolean("mgm.multiprocess");
+    /** The soak of docs/benchmarks.md: 20,000 tasks, ten single kills across the stages, a broker restart. */
+    private static final boolean SOAK = Boolean.getBoolean("mgm.soak");
+    private static final boolean FULL = SOAK || Boolean.getBoolean("mgm.multiprocess");
 
     private static final ObjectMapper JSON = new ObjectMapper();
 
@@ -89,6 +91,14 @@ class MultiProcessKillTest {
         stage(parts[0], parts[1], bootstrap, registry);
     }
 
+    private Process broker(int port, int registryPort, String log) throws IOException {
+        Process kafka = mgm(log, "kafka", "--data-dir", dir.resolve("kafka").toString(), "--port",
+                Integer.toString(port), "--registry-port", Integer.toString(registryPort));
+        await().atMost(Duration.ofMinutes(3)).until(() -> MgmProcesses.log(dir, log).contains("Ready."));
+        assertThat(kafka.isAlive()).isTrue();
+        return kafka;
+    }
+
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
@@ -106,18 +116,13 @@ class MultiProcessKillTest {
 
     @Test
     void everyTaskEndsOnceInTheResultsAndInTheLakeDespiteKilledStages() throws Exception {
-        int count = Integer.getInteger("mgm.multiprocess.tasks", FULL ? 2000 : 240);
-        Path tasks = writeTasks(count);
+        int count = Integer.getInteger("mgm.multiprocess.tasks", SOAK ? 20_000 : FULL ? 2000 : 240);
+        Path tasks = MgmProcesses.tasksOverScenes(dir, "mp-", count);
         int port = freePort();
         int registryPort = freePort();
-        Process kafka = mgm("kafka", "kafka", "--data-dir", dir.resolve("kafka").toString(), "--port",
-                Integer.toString(port), "--registry-port", Integer.toString(registryPort));
-        await().atMost(Duration.ofMinutes(3)).until(() -> Files.exists(dir.resolve("kafka.log"))
-                && Files.readString(dir.resolve("kafka.log")).contains("Ready."));
-        assertThat(kafka.isAlive()).isTrue();
+        Process kafka = broker(port, registryPort, "kafka");
         String bootstrap = "localhost:" + port;
-        String registry = Files.readAllLines(dir.resolve("kafka.log")).stream()
-                .filter(l -> l.startsWith("Schema registry:")).findFirst().orElseThrow().substring(16).trim();
+        String registry = "http://localhost:" + registryPort;
 
         List<String> copies = FULL ? List.of("1", "2") : List.of("1");
         for (String id : copies) {
@@ -132,27 +137,33 @@ class MultiProcessKillTest {
 
         Path results = dir.resolve("results.jsonl");
         Process run = mgm("run", "run", "--bootstrap-servers", bootstrap, "--schema-registry", registry,
-                "--input", tasks.toString(), "--output", results.toString(), "--timeout", "40m");
+                "--input", tasks.toString(), "--output", results.toString(), "--timeout", SOAK ? "180m" : "40m");
 
-        await().atMost(Duration.ofMinutes(30)).pollInterval(Duration.ofMillis(250))
-                .until(() -> lines(results) >= count / 4 || !run.isAlive());
-        assertThat(run.isAlive()).as("the run is still going at the first kill").isTrue();
-        kill("encoders/e1", bootstrap, registry);
-        kill("reasoning/r1", bootstrap, registry);
-        if (FULL) {
-            kill("sink/s1", bootstrap, registry);
-        }
-        await().atMost(Duration.ofMinutes(30)).pollInterval(Duration.ofMillis(250))
-                .until(() -> lines(results) >= count / 2 || !run.isAlive());
-        assertThat(run.isAlive()).as("the run is still going at the second kill").isTrue();
-        kill(FULL ? "encoders/e2" : "encoders/e1", bootstrap, registry);
-        kill(FULL ? "reasoning/r2" : "reasoning/r1", bootstrap, registry);
-        kill("sink/s1", bootstrap, registry);
-        if (FULL) {
-            kill("generation/g1", bootstrap, registry);
+        // Who is killed at each of the evenly spaced moments of the run.
+        List<List<String>> rounds = SOAK
+                ? List.of(List.of("encoders/e1"), List.of("reasoning/r1"), List.of("sink/s1"), List.of("generation/g1"),
+                        List.of("encoders/e2"), List.of("reasoning/r2"), List.of("encoders/e1"), List.of("sink/s1"),
+                        List.of("reasoning/r1"), List.of("encoders/e2"))
+                : FULL ? List.of(List.of("encoders/e1", "reasoning/r1", "sink/s1"),
+                        List.of("encoders/e2", "reasoning/r2", "sink/s1", "generation/g1"))
+                : List.of(List.of("encoders/e1", "reasoning/r1"), List.of("encoders/e1", "reasoning/r1", "sink/s1"));
+        for (int round = 1; round <= rounds.size(); round++) {
+            long due = (long) count * round / (rounds.size() + 1);
+            await().atMost(Duration.ofMinutes(60)).pollInterval(Duration.ofMillis(250))
+                    .until(() -> lines(results) >= due || !run.isAlive());
+            assertThat(run.isAlive()).as("the run is still going at kill round " + round).isTrue();
+            for (String victim : rounds.get(round - 1)) {
+                kill(victim, bootstrap, registry);
+            }
+            if (SOAK && round == rounds.size() / 2) {
+                // The broker goes too (a rolling restart, in one node): the stages' clients wait for it.
+                MgmProcesses.signal(kafka, "TERM");
+                assertThat(kafka.waitFor(2, TimeUnit.MINUTES)).as("the broker stopped").isTrue();
+                kafka = broker(port, registryPort, "kafka-restarted");
+            }
         }
 
-        assertThat(run.waitFor(40, TimeUnit.MINUTES)).isTrue();
+        assertThat(run.waitFor(SOAK ? 180 : 40, TimeUnit.MINUTES)).isTrue();
         assertThat(run.exitValue()).as(Files.readString(dir.resolve("run.log"))).isZero();
         Set<String> ids = new HashSet<>();
         for (String line : Files.readAllLines(results)) {
@@ -204,22 +215,5 @@ class MultiProcessKillTest {
             it.forEach(r -> ids.add((String) r.getField("task_id")));
         }
         return ids;
-    }
-
-    /** {@code count} tasks cycling over the answer key of the bundled scenes, images inline. */
-    private Path writeTasks(int count) throws IOException {
-        Path scenes = Home.samples().resolve("scenes");
-        List<String> key = Files.readAllLines(scenes.resolve("answers.jsonl"));
-        List<String> lines = new ArrayList<>();
-        for (int i = 0; i < count; i++) {
-            JsonNode k = JSON.readTree(key.get(i % key.size()));
-            ObjectNode t = JSON.createObjectNode();
-            t.put("task_id", "mp-" + i);
-            t.put("image", scenes.resolve(k.get("image").asText()).toString());
-            t.put("kind", k.get("kind").asText());
-            t.put("prompt", k.get("prompt").asText());
-            lines.add(JSON.writeValueAsString(t));
-        }
-        return Files.write(dir.resolve("tasks.jsonl"), lines);
     }
 }

@@ -38,8 +38,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Failures are sorted as in apache/kafka's {@code ExactlyOnceMessageProcessor}: fencing and
  * authorization errors stop the stage; anything else aborts the transaction and rewinds to the last
- * committed offsets, so the same inputs are processed again and their outputs written once. An
- * {@link Error} abandons everything without another word to Kafka (see {@link Clients#abandon()}).
+ * committed offsets, so the same inputs are processed again and their outputs written once. Nothing is
+ * polled while a rewind is owed, so a rewind that fails cannot let the stage read on past lost inputs.
+ * A commit that timed out is committed again, never aborted (the client's contract), and a batch past
+ * its timeout is abandoned with its worker. An {@link Error} abandons everything without another word
+ * to Kafka (see {@link Clients#abandon()}). docs/configuration.md, "When things fail", has the list.
  *
  * <pre>{@code
  * Stage<String, String> stage = Stage.start(definition, StageSettings.resolve("upper", flags), registry);

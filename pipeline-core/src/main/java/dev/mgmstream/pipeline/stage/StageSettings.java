@@ -50,12 +50,16 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
     public static final ConfigKey MAX_BUFFERED = new ConfigKey("stage.batch.max.buffered", "0",
             "Polled inputs held waiting before fetching pauses; 0 means twice stage.batch.max.size.");
     public static final ConfigKey BATCH_TIMEOUT = new ConfigKey("stage.batch.timeout.ms", "60000",
-            "Worst-case time of one batch function call; sets max.poll.interval.ms (see above) and how long "
-                    + "revocation or shutdown waits for an in-flight batch before dropping it.");
+            "Worst-case time of one batch function call. A batch computing longer is abandoned (its worker "
+                    + "interrupted and replaced) and its inputs read again after a backoff; it also sets "
+                    + "max.poll.interval.ms (see above) and how long revocation or shutdown waits for an in-flight "
+                    + "batch.");
     public static final ConfigKey RETRIES = new ConfigKey("stage.batch.retries", "3",
-            "Retries of a batch whose function threw TransientBatchException, before the batch is read again later.");
+            "Retries of a batch that failed for a reason that says nothing about its inputs (TransientBatchException, "
+                    + "a registry, store or broker that did not answer), before the batch is read again later; such a "
+                    + "batch is never split or dead-lettered.");
     public static final ConfigKey BACKOFF = new ConfigKey("stage.batch.retry.backoff.ms", "100",
-            "First retry backoff; doubles each retry.");
+            "First retry backoff; doubles each retry, with jitter (each wait is between half and all of it).");
     public static final ConfigKey BACKOFF_MAX = new ConfigKey("stage.batch.retry.backoff.max.ms", "5000",
             "Ceiling of the retry backoff.");
     public static final ConfigKey COMMIT_TIMEOUT = new ConfigKey("stage.commit.timeout.ms", "60000",
