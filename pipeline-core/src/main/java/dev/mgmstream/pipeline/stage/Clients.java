@@ -71,12 +71,18 @@ final class Clients implements AutoCloseable {
 
     /**
      * Gives up on a worker stuck in a batch past its timeout: it is interrupted and left to finish, and a
-     * fresh thread takes the next batch, so the stage goes on instead of holding its partitions forever.
+     * fresh thread takes the next batch once the old one has come back (see {@code Stage#wedged}).
      */
     void retireWorker() {
         worker.shutdownNow();
         retired.add(worker);
         worker = newWorker();
+    }
+
+    /** Whether every worker given up on has ended; those that have are forgotten. */
+    boolean retiredWorkersStopped() {
+        retired.removeIf(ExecutorService::isTerminated);
+        return retired.isEmpty();
     }
 
     /**

@@ -78,6 +78,8 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     private boolean rewindNeeded;
     /** Batches in a row that failed or overran; sets how long to wait before reading them again. */
     private int failedInARow;
+    /** When the last overrunning batch was abandoned, while its thread has not come back; 0 otherwise. */
+    private long abandonedAt;
     private long nextLagUpdate;
 
     public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry) {
@@ -209,6 +211,9 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
 
     private void loop() {
         while (!stopRequested) {
+            if (wedged()) {
+                return;
+            }
             try {
                 step();
             } catch (Error e) {
@@ -241,7 +246,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         if (pending != null && pending.result.isDone()) {
             complete();
         }
-        if (pending == null && batcher.ready() && !stopRequested) {
+        if (pending == null && batcher.ready() && !stopRequested && abandonedAt == 0) {
             submit(batcher.drain());
         }
         applyFlow();
@@ -296,9 +301,35 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         metrics.timedOut();
         dropInFlight(true);
         clients.retireWorker();
+        abandonedAt = System.nanoTime();
         rewindNeeded = true;
         rewind();
         backOff();
+    }
+
+    /**
+     * An abandoned batch's thread must come back before the next batch starts: two threads inside one model
+     * at once is what native inference does not survive. If it has not come back within another batch
+     * timeout it never will (deaf to the interrupt, stuck in native code): the stage then fails and leaves
+     * the group, so its partitions move to a healthy instance, and its process exits without closing the
+     * models (see {@link #workersStopped()}) for its supervisor to start it afresh.
+     */
+    private boolean wedged() {
+        if (abandonedAt == 0) {
+            return false;
+        }
+        if (clients.retiredWorkersStopped()) {
+            abandonedAt = 0;
+            return false;
+        }
+        if (System.nanoTime() - abandonedAt < settings.batchTimeout().toNanos()) {
+            return false;
+        }
+        failure = new IllegalStateException("a batch function call overran " + settings.batchTimeout()
+                + " and did not return when interrupted; stopping so that the group moves this instance's partitions");
+        log.error("Stage {}: {}", definition.name(), failure.getMessage());
+        clients.leaveGroupOnClose();
+        return true;
     }
 
     /** Commits the finished in-flight batch, or reads its inputs again if it could not be computed. */
