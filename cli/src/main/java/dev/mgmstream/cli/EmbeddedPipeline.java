@@ -19,6 +19,7 @@ import dev.mgmstream.lake.LakeSettings;
 import dev.mgmstream.lake.LakeTable;
 import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
 import dev.mgmstream.pipeline.stage.Stage;
@@ -220,7 +221,8 @@ final class EmbeddedPipeline implements AutoCloseable {
 
     /** Creates the topics and waits until each partition has a leader that takes writes. */
     static void provision(Map<String, String> config) {
-        try (Admin admin = Admin.create(Map.of("bootstrap.servers", config.get("bootstrap.servers")))) {
+        try (Admin admin = Admin.create(KafkaClientConfigs.of(config.get("bootstrap.servers"), config,
+                KafkaClientConfigs.Kind.ADMIN))) {
             new TopicProvisioner(admin).ensure(TopicCatalogue.fromConfig(config).all());
         }
     }

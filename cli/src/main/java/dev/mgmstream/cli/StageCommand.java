@@ -10,6 +10,7 @@ import java.util.concurrent.CountDownLatch;
 
 import dev.mgmstream.encoders.EncodersStage;
 import dev.mgmstream.lake.SinkStage;
+import dev.mgmstream.pipeline.metrics.Health;
 import dev.mgmstream.pipeline.metrics.MetricsServer;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageSettings;
@@ -119,6 +120,7 @@ final class StageCommand implements Callable<Integer> {
     private static int runSink(Map<String, String> config, PrometheusMeterRegistry meters) throws InterruptedException {
         Optional<MetricsServer> server = MetricsServer.start(meters, StageSettings.from("sink", config).metricsPort());
         SinkStage sink = new SinkStage(config, meters);
+        server.ifPresent(s -> s.health("sink", sinkHealth(sink)));
         try (TerminationSignals signals = TerminationSignals.onSignal("sink", sink::close)) {
             System.err.println("Sink writing to lake table " + LakeLocation.describe(config));
             sink.run();
@@ -126,6 +128,12 @@ final class StageCommand implements Callable<Integer> {
             server.ifPresent(MetricsServer::close);
         }
         return sink.failure().isPresent() ? 1 : 0;
+    }
+
+    /** The sink is not a {@link Stage}: live until it fails, ready while it runs. */
+    private static Health.Check sinkHealth(SinkStage sink) {
+        return () -> sink.failure().map(f -> new Health(false, false, "sink failed: " + f.getMessage()))
+                .orElseGet(() -> new Health(true, true, "sink running"));
     }
 
     /** All stages on threads of this process, until SIGTERM or until one of them fails. */
@@ -141,19 +149,24 @@ final class StageCommand implements Callable<Integer> {
             open.add(encoders);
             Stage<?, ?> e = encoders.start(StageSettings.from(EncodersStage.NAME, config), meters);
             open.add(0, e);
+            server.ifPresent(s -> s.health(EncodersStage.NAME, e::health));
             ReasoningStage reasoning = ReasoningStage.open(config, registry, meters, encoders.store()::get);
             open.add(reasoning);
             Stage<?, ?> r = reasoning.start(StageSettings.from(ReasoningStage.NAME, config), meters);
             open.add(0, r);
+            server.ifPresent(s -> s.health(ReasoningStage.NAME, r::health));
             Stage<?, ?> g = null;
             if (GenerationStage.modelPresent(config)) {
                 GenerationStage generation = GenerationStage.open(config, registry, meters);
                 open.add(generation);
                 g = generation.start(StageSettings.from(GenerationStage.NAME, config), meters);
                 open.add(0, g);
+                Stage<?, ?> started = g;
+                server.ifPresent(s -> s.health(GenerationStage.NAME, started::health));
             }
             SinkStage sink = SinkStage.start(config, meters);
             open.add(0, sink);
+            server.ifPresent(s -> s.health("sink", sinkHealth(sink)));
             System.err.println("Stages encoders, reasoning, " + (g != null ? "generation, " : "")
                     + "and sink running; lake table " + LakeLocation.describe(config));
             while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {

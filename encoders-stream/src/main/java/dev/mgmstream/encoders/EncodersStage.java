@@ -15,6 +15,7 @@ import dev.mgmstream.model.vision.ImageDecoder;
 import dev.mgmstream.model.vision.VisionEncoder;
 import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.config.LayeredConfig;
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.pipeline.stage.DeadLetterEncoder;
 import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.Stage;
@@ -308,14 +309,8 @@ public final class EncodersStage implements AutoCloseable {
         if (cache == null) {
             return;
         }
-        Map<String, Object> client = new HashMap<>();
-        client.put("bootstrap.servers", settings.bootstrapServers());
-        settings.config().forEach((k, v) -> {
-            if (k.startsWith("kafka.") && !k.startsWith("kafka.producer.") && !k.startsWith("kafka.admin.")) {
-                client.put(k.startsWith("kafka.consumer.") ? k.substring("kafka.consumer.".length())
-                        : k.substring("kafka.".length()), v);
-            }
-        });
+        Map<String, Object> client = KafkaClientConfigs.of(settings.bootstrapServers(), settings.config(),
+                KafkaClientConfigs.Kind.CONSUMER);
         client.put("client.id", settings.transactionalId() + "-cache");
         cache.start(client, cacheStartupWait);
     }

@@ -6,6 +6,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.serde.AvroDeserializer;
@@ -41,11 +42,7 @@ public final class AnswerCollector implements AutoCloseable {
         p.put(ConsumerConfig.ISOLATION_LEVEL_CONFIG, "read_committed");
         p.put(ConsumerConfig.ENABLE_AUTO_COMMIT_CONFIG, false);
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, "mgm-results");
-        config.forEach((k, v) -> {
-            if (k.startsWith("kafka.consumer.")) {
-                p.put(k.substring("kafka.consumer.".length()), v);
-            }
-        });
+        p.putAll(KafkaClientConfigs.passThrough(config, KafkaClientConfigs.Kind.CONSUMER)); // TLS, SASL...
         this.consumer = new KafkaConsumer<>(p, new StringDeserializer(), new ByteArrayDeserializer());
         this.answers = AvroSerdes.valueDeserializer(Answer.class, registry);
         this.partitions = consumer.partitionsFor(topic, Duration.ofSeconds(30)).stream()

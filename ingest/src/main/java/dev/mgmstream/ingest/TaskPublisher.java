@@ -7,6 +7,7 @@ import java.util.HashMap;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.serde.AvroSerdes;
@@ -45,11 +46,7 @@ public final class TaskPublisher implements AutoCloseable {
         p.put(ProducerConfig.LINGER_MS_CONFIG, 5);
         p.put(ProducerConfig.MAX_REQUEST_SIZE_CONFIG, Integer.parseInt(spec.config("max.message.bytes")));
         p.put(ProducerConfig.CLIENT_ID_CONFIG, "mgm-ingest");
-        config.forEach((k, v) -> {
-            if (k.startsWith("kafka.producer.")) {
-                p.put(k.substring("kafka.producer.".length()), v);
-            }
-        });
+        p.putAll(KafkaClientConfigs.passThrough(config, KafkaClientConfigs.Kind.PRODUCER)); // TLS, SASL...
         this.producer = new KafkaProducer<>(p, new StringSerializer(),
                 AvroSerdes.valueSerde(spec, ImageTask.class, registry, config).serializer());
     }

@@ -13,6 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.Rejection;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
@@ -246,7 +247,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
     }
 
     private String topicId() {
-        Map<String, Object> admin = new HashMap<>(passThrough("kafka.admin."));
+        Map<String, Object> admin = new HashMap<>(passThrough(KafkaClientConfigs.Kind.ADMIN));
         admin.put("bootstrap.servers", config.getOrDefault("bootstrap.servers", "localhost:9092"));
         try (Admin client = Admin.create(admin)) {
             return client.describeTopics(List.of(topic)).allTopicNames().get(60, TimeUnit.SECONDS).get(topic)
@@ -430,7 +431,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
         p.put(ConsumerConfig.MAX_POLL_RECORDS_CONFIG, Math.min(lake.maxRows(), 2000));
         p.put(ConsumerConfig.SESSION_TIMEOUT_MS_CONFIG, 15_000);
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, writerId + "-consumer");
-        p.putAll(passThrough("kafka.consumer."));
+        p.putAll(passThrough(KafkaClientConfigs.Kind.CONSUMER));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         return p;
@@ -442,27 +443,14 @@ public final class SinkStage implements Runnable, AutoCloseable {
         p.put(ProducerConfig.ENABLE_IDEMPOTENCE_CONFIG, true);
         p.put(ProducerConfig.ACKS_CONFIG, "all");
         p.put(ProducerConfig.CLIENT_ID_CONFIG, writerId + "-dlq");
-        p.putAll(passThrough("kafka.producer."));
+        p.putAll(passThrough(KafkaClientConfigs.Kind.PRODUCER));
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         return p;
     }
 
-    /** {@code kafka.X} for every client, {@code kafka.consumer.X} / {@code kafka.producer.X} for one. */
-    private Map<String, Object> passThrough(String clientPrefix) {
-        Map<String, Object> p = new HashMap<>();
-        config.forEach((k, v) -> {
-            if (k.startsWith("kafka.") && !k.startsWith("kafka.consumer.") && !k.startsWith("kafka.producer.")
-                    && !k.startsWith("kafka.admin.")) {
-                p.put(k.substring("kafka.".length()), v);
-            }
-        });
-        config.forEach((k, v) -> {
-            if (k.startsWith(clientPrefix)) {
-                p.put(k.substring(clientPrefix.length()), v);
-            }
-        });
-        return p;
+    private Map<String, Object> passThrough(KafkaClientConfigs.Kind kind) {
+        return KafkaClientConfigs.passThrough(config, kind);
     }
 
     /** Asks the stage to stop: it commits what it holds, leaves the group and closes. */

@@ -5,18 +5,47 @@ import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.net.InetSocketAddress;
 import java.nio.charset.StandardCharsets;
+import java.util.Map;
 import java.util.Optional;
+import java.util.TreeMap;
+import java.util.concurrent.ConcurrentHashMap;
 
+import com.sun.net.httpserver.HttpExchange;
 import com.sun.net.httpserver.HttpServer;
+import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 
-/** Serves a registry at {@code /metrics} in the Prometheus text format, on the JDK's own HTTP server. */
+/**
+ * Serves a registry at {@code /metrics} in the Prometheus text format, and Kubernetes' probes at
+ * {@code /health/live} and {@code /health/ready}, on the JDK's own HTTP server. Serving also binds the
+ * JVM's and the process's own meters (memory, GC, threads, CPU, uptime) to the registry.
+ *
+ * <p>The probes answer 200 or 503 with one line per registered check: live while no check says a
+ * restart is needed; ready once at least one check is registered and every one is ready.
+ */
 public final class MetricsServer implements AutoCloseable {
 
     private final HttpServer server;
+    private final Map<String, Health.Check> checks = new ConcurrentHashMap<>();
 
     private MetricsServer(HttpServer server) {
         this.server = server;
+    }
+
+    /** Adds (or replaces) a named check that the probes ask. */
+    public MetricsServer health(String name, Health.Check check) {
+        checks.put(name, check);
+        return this;
+    }
+
+    public void removeHealth(String name) {
+        checks.remove(name);
     }
 
     /**
@@ -26,8 +55,12 @@ public final class MetricsServer implements AutoCloseable {
         if (port < 0) {
             return Optional.empty();
         }
+        bindProcessMeters(registry);
         try {
             HttpServer http = HttpServer.create(new InetSocketAddress(port), 0);
+            MetricsServer served = new MetricsServer(http);
+            http.createContext("/health/live", exchange -> served.answer(exchange, true));
+            http.createContext("/health/ready", exchange -> served.answer(exchange, false));
             http.createContext("/metrics", exchange -> {
                 try (exchange) {
                     byte[] body = registry.scrape().getBytes(StandardCharsets.UTF_8);
@@ -39,10 +72,50 @@ public final class MetricsServer implements AutoCloseable {
                 }
             });
             http.start();
-            return Optional.of(new MetricsServer(http));
+            return Optional.of(served);
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot serve metrics on port " + port, e);
         }
+    }
+
+    private void answer(HttpExchange exchange, boolean liveness) throws IOException {
+        try (exchange) {
+            boolean ok = liveness || !checks.isEmpty();
+            StringBuilder text = new StringBuilder();
+            for (Map.Entry<String, Health.Check> c : new TreeMap<>(checks).entrySet()) {
+                Health h;
+                try {
+                    h = c.getValue().health();
+                } catch (RuntimeException e) {
+                    h = new Health(true, false, "check failed: " + e);
+                }
+                boolean good = liveness ? h.live() : h.ready();
+                ok &= good;
+                text.append(c.getKey()).append(": ").append(good ? "ok" : "not ok").append(" (")
+                        .append(h.detail()).append(")\n");
+            }
+            if (checks.isEmpty()) {
+                text.append(liveness ? "up\n" : "starting\n");
+            }
+            byte[] body = text.toString().getBytes(StandardCharsets.UTF_8);
+            exchange.getResponseHeaders().add("Content-Type", "text/plain; charset=utf-8");
+            exchange.sendResponseHeaders(ok ? 200 : 503, body.length);
+            try (OutputStream out = exchange.getResponseBody()) {
+                out.write(body);
+            }
+        }
+    }
+
+    private static void bindProcessMeters(MeterRegistry registry) {
+        new ClassLoaderMetrics().bindTo(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+        // Left unclosed on purpose: it listens to GC notifications for as long as the process serves metrics.
+        @SuppressWarnings("resource")
+        JvmGcMetrics gc = new JvmGcMetrics();
+        gc.bindTo(registry);
     }
 
     public int port() {

@@ -14,8 +14,10 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 
+import dev.mgmstream.pipeline.metrics.Health;
 import dev.mgmstream.pipeline.metrics.StageMetrics;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.core.instrument.binder.kafka.KafkaClientMetrics;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
 import org.apache.kafka.clients.consumer.ConsumerRecord;
 import org.apache.kafka.clients.consumer.ConsumerRecords;
@@ -59,6 +61,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     private final StageDefinition<K, V> definition;
     private final StageSettings settings;
     private final StageMetrics metrics;
+    private final MeterRegistry meterRegistry;
     private final StageListener listener;
     private final ClientFactory clientFactory;
     private final BatchProcessor<K, V> processor;
@@ -79,7 +82,10 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     /** Batches in a row that failed or overran; sets how long to wait before reading them again. */
     private int failedInARow;
     /** When the last overrunning batch was abandoned, while its thread has not come back; 0 otherwise. */
-    private long abandonedAt;
+    private volatile long abandonedAt;
+    /** When the batch now computing was formed, 0 when none: for the health check, on another thread. */
+    private volatile long computingSince;
+    private volatile boolean joined;
     private long nextLagUpdate;
 
     public Stage(StageDefinition<K, V> definition, StageSettings settings, MeterRegistry registry) {
@@ -96,6 +102,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         this.definition = definition;
         this.settings = settings;
         this.metrics = new StageMetrics(registry, definition.name());
+        this.meterRegistry = registry;
         this.listener = listener;
         this.clientFactory = clientFactory;
         BatchExecutor<K, V> executor = new BatchExecutor<>(definition.batchFunction(), settings.retries(),
@@ -127,9 +134,14 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     public void run() {
         state = State.RUNNING;
         Clients opened = null;
-        try (Clients c = new Clients(settings, clientFactory, "stage-" + definition.name() + "-worker")) {
+        // The consumer's own metrics (fetch rates, lag, request latency) beside the stage's, while it lives.
+        try (Clients c = new Clients(settings, clientFactory, "stage-" + definition.name() + "-worker");
+             KafkaClientMetrics consumerMetrics = new KafkaClientMetrics(c.consumer)) {
             opened = c;
             clients = c;
+            consumerMetrics.bindTo(meterRegistry);
+            meterRegistry.gauge("mgm.stage.up", List.of(io.micrometer.core.instrument.Tag.of("stage", definition.name())),
+                    this, st -> st.state == State.RUNNING ? 1 : 0);
             try {
                 if (!stopRequested) {
                     c.producer.initTransactions();
@@ -283,6 +295,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             }
         }));
         pending = p;
+        computingSince = p.startedNanos();
     }
 
     private boolean overran(Pending p) {
@@ -335,7 +348,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     /** Commits the finished in-flight batch, or reads its inputs again if it could not be computed. */
     private void complete() {
         Pending p = pending;
-        pending = null;
+        clearPending();
         Prepared prepared;
         try {
             prepared = p.result.get();
@@ -521,11 +534,37 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
         }
     }
 
+    private void clearPending() {
+        pending = null;
+        computingSince = 0;
+    }
+
+    /**
+     * For Kubernetes' probes, from any thread. Live until the stage failed or halted (a restart is then the
+     * cure); ready while running in its group with no batch past its timeout and none abandoned unreturned.
+     */
+    public Health health() {
+        State s = state;
+        if (s == State.FAILED || s == State.HALTED) {
+            return new Health(false, false, definition.name() + " " + s.name().toLowerCase()
+                    + failure().map(f -> ": " + f.getMessage()).orElse(""));
+        }
+        if (s != State.RUNNING || !joined) {
+            return new Health(true, false, definition.name() + " " + (s == State.RUNNING ? "joining its group"
+                    : s.name().toLowerCase()));
+        }
+        long since = computingSince;
+        if (abandonedAt != 0 || since != 0 && System.nanoTime() - since > settings.batchTimeout().toNanos()) {
+            return new Health(true, false, definition.name() + " has a batch past its timeout");
+        }
+        return new Health(true, true, definition.name() + " running");
+    }
+
     /** @param interrupt whether to interrupt a batch still computing (never on a stop: see {@link Clients#close()}) */
     private void dropInFlight(boolean interrupt) {
         if (pending != null) {
             pending.abandon(interrupt);
-            pending = null;
+            clearPending();
         }
     }
 
@@ -548,7 +587,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             // pending stays set until the commit is through: if it fails, the caller must still know which
             // inputs to read again on the partitions this member keeps.
             commit(p, prepared);
-            pending = null;
+            clearPending();
             log.info("Stage {}: committed the in-flight batch of {} on {}", definition.name(), p.records().size(),
                     why);
         } catch (ExecutionException e) {
@@ -627,6 +666,7 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
 
         @Override
         public void onPartitionsAssigned(Collection<TopicPartition> assigned) {
+            joined = true;
             if (batcher.paused() && !assigned.isEmpty()) {
                 clients.consumer.pause(assigned);
             }

@@ -42,6 +42,7 @@ public final class StageRunner {
         Optional<MetricsServer> server = MetricsServer.start(registry, settings.metricsPort());
         server.ifPresent(s -> log.info("Stage {} metrics on http://localhost:{}/metrics", definition.name(), s.port()));
         Stage<K, V> stage = new Stage<>(definition, settings, registry);
+        server.ifPresent(s -> s.health(definition.name(), stage::health));
         try (TerminationSignals signals = TerminationSignals.onSignal("stage " + definition.name(), stage::stop)) {
             stage.run();
         } finally {

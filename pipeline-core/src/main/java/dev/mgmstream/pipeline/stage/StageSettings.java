@@ -7,6 +7,8 @@ import java.util.Map;
 
 import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.config.LayeredConfig;
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs.Kind;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.CooperativeStickyAssignor;
 import org.apache.kafka.clients.producer.ProducerConfig;
@@ -82,11 +84,6 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
             MAX_BUFFERED, BATCH_TIMEOUT, RETRIES, BACKOFF, BACKOFF_MAX, COMMIT_TIMEOUT, POLL_TIMEOUT, ON_REVOKE,
             ON_SHUTDOWN, STATIC_MEMBERSHIP, METRICS_PORT);
 
-    static final String KAFKA_ALL = "kafka.";
-    static final String KAFKA_CONSUMER = "kafka.consumer.";
-    static final String KAFKA_PRODUCER = "kafka.producer.";
-    static final String KAFKA_ADMIN = "kafka.admin.";
-
     public StageSettings {
         config = Map.copyOf(config);
         if (batchMaxSize < 1) {
@@ -156,7 +153,7 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
         p.put(ConsumerConfig.MAX_POLL_INTERVAL_MS_CONFIG,
                 (int) Math.min(Integer.MAX_VALUE, batchTimeout.plus(commitTimeout).plusSeconds(30).toMillis()));
         p.put(ConsumerConfig.CLIENT_ID_CONFIG, transactionalId() + "-consumer");
-        p.putAll(passThrough(KAFKA_CONSUMER));
+        p.putAll(KafkaClientConfigs.passThrough(config, Kind.CONSUMER));
         p.put(ConsumerConfig.KEY_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         p.put(ConsumerConfig.VALUE_DESERIALIZER_CLASS_CONFIG, ByteArrayDeserializer.class);
         return p;
@@ -175,7 +172,7 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
         p.put(ProducerConfig.LINGER_MS_CONFIG, 0);
         p.put(ProducerConfig.MAX_BLOCK_MS_CONFIG, commitMs);
         p.put(ProducerConfig.CLIENT_ID_CONFIG, transactionalId() + "-producer");
-        p.putAll(passThrough(KAFKA_PRODUCER));
+        p.putAll(KafkaClientConfigs.passThrough(config, Kind.PRODUCER));
         p.put(ProducerConfig.KEY_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         p.put(ProducerConfig.VALUE_SERIALIZER_CLASS_CONFIG, ByteArraySerializer.class);
         return p;
@@ -191,24 +188,7 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
     public Map<String, Object> adminConfig() {
         Map<String, Object> p = new HashMap<>();
         p.put("bootstrap.servers", bootstrapServers);
-        p.putAll(passThrough(KAFKA_ADMIN));
-        return p;
-    }
-
-    /** {@code kafka.X} applies to every client, {@code kafka.consumer.X} etc. to one, the latter winning. */
-    private Map<String, Object> passThrough(String clientPrefix) {
-        Map<String, Object> p = new HashMap<>();
-        config.forEach((k, v) -> {
-            if (k.startsWith(KAFKA_ALL) && !k.startsWith(KAFKA_CONSUMER) && !k.startsWith(KAFKA_PRODUCER)
-                    && !k.startsWith(KAFKA_ADMIN)) {
-                p.put(k.substring(KAFKA_ALL.length()), v);
-            }
-        });
-        config.forEach((k, v) -> {
-            if (k.startsWith(clientPrefix)) {
-                p.put(k.substring(clientPrefix.length()), v);
-            }
-        });
+        p.putAll(KafkaClientConfigs.passThrough(config, Kind.ADMIN));
         return p;
     }
 

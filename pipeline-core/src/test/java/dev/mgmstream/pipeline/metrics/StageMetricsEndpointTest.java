@@ -65,6 +65,8 @@ class StageMetricsEndpointTest {
                     .contains("mgm_stage_records_in_total{stage=\"metered\"} 10.0"));
             String body = scrape(http, uri);
             assertThat(body)
+                    .contains("jvm_memory_used_bytes").contains("process_cpu_usage")
+                    .contains("kafka_consumer_fetch_manager_records_consumed_total")
                     .contains("mgm_stage_records_out_total{stage=\"metered\"} 9.0")
                     .contains("mgm_stage_dead_lettered_total{stage=\"metered\"} 1.0")
                     .contains("mgm_stage_batch_size_records_bucket{stage=\"metered\",le=\"4.0\"}")
@@ -72,6 +74,46 @@ class StageMetricsEndpointTest {
                     .contains("mgm_stage_consumer_lag_records{stage=\"metered\"}");
         }
         assertThat(MetricsServer.start(registry, -1)).as("-1 turns the endpoint off").isEmpty();
+    }
+
+    @Test
+    void theProbesSayWhenTheStageRunsInItsGroupAndWhenOnlyARestartHelps() throws Exception {
+        String bootstrap = SharedKafka.bootstrapServers();
+        try (Admin admin = Admin.create(Map.of("bootstrap.servers", bootstrap))) {
+            admin.createTopics(List.of(new NewTopic("h-in", Optional.of(1), Optional.empty()),
+                    new NewTopic("h-dlq", Optional.of(1), Optional.empty()))).all().get();
+        }
+        StageDefinition<String, String> definition = StageDefinition.<String, String>builder("probed")
+                .setInput(List.of("h-in"), new StringDeserializer(), new StringDeserializer())
+                .setDeadLetterTopic("h-dlq")
+                .setBatchFunction(batch -> List.of())
+                .build();
+        PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        HttpClient http = HttpClient.newHttpClient();
+        try (MetricsServer server = MetricsServer.start(registry, 0).orElseThrow()) {
+            URI live = URI.create("http://localhost:" + server.port() + "/health/live");
+            URI ready = URI.create("http://localhost:" + server.port() + "/health/ready");
+            assertThat(status(http, live)).as("the process answers").isEqualTo(200);
+            assertThat(status(http, ready)).as("nothing registered yet: starting").isEqualTo(503);
+            Stage<String, String> stage = new Stage<>(definition, StageSettings.from("probed",
+                    Map.of("bootstrap.servers", bootstrap)), registry);
+            server.health("probed", stage::health);
+            assertThat(status(http, ready)).as("not started").isEqualTo(503);
+            Stage.start(stage);
+            await().atMost(Duration.ofSeconds(60)).until(() -> status(http, ready) == 200);
+            assertThat(status(http, live)).isEqualTo(200);
+            stage.close();
+            assertThat(status(http, ready)).as("stopped").isEqualTo(503);
+            assertThat(status(http, live)).as("a requested stop needs no restart").isEqualTo(200);
+            server.health("failed", () -> new Health(false, false, "wedged"));
+            assertThat(status(http, live)).isEqualTo(503);
+            assertThat(http.send(HttpRequest.newBuilder(live).build(), HttpResponse.BodyHandlers.ofString()).body())
+                    .contains("failed: not ok (wedged)");
+        }
+    }
+
+    private static int status(HttpClient http, URI uri) throws Exception {
+        return http.send(HttpRequest.newBuilder(uri).build(), HttpResponse.BodyHandlers.discarding()).statusCode();
     }
 
     private static String scrape(HttpClient http, URI uri) throws Exception {
