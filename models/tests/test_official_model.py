@@ -1,6 +1,8 @@
 """mgm/official's model against the released layout: make_test_checkpoints.py writes scaled-down
 random checkpoints whose names are listed from the upstream layouts, and these tests load them with
 strict state-dict loading, run the whole model, and check the behaviours the official code has."""
+import contextlib
+import io
 import json
 import math
 import os
@@ -118,6 +120,13 @@ class OfficialModelTest(unittest.TestCase):
                 state, *_ = assemble_state_dict(resolve_towers(folder))
                 self.assertEqual(bool((state[aux_key] == 7.0).all()), trained)
                 self.assertFalse(bool((state[clip_key] == 7.0).any()))
+
+    def test_the_script_writes_the_families_asked_for(self):
+        with tempfile.TemporaryDirectory() as out:
+            with contextlib.redirect_stdout(io.StringIO()):
+                mtc.main(["--out", out, "--families", "gemma"])
+            self.assertEqual(sorted(os.listdir(out)), ["MGM-2B", "model_zoo"])
+            load_released(os.path.join(out, "MGM-2B"))
 
     def configs(self, name):
         m = self.models[name].model

@@ -1,5 +1,6 @@
 """The language models MGM builds on, in Hugging Face's module layout: Gemma (MGM-2B) and LLaMA
-(Vicuna for MGM-7B/13B, LLaMA-3 for MGM-8B). Mixtral (MGM-8x7B) and Yi/Mistral are not defined here.
+(Vicuna for MGM-7B/13B, LLaMA-3 for MGM-8B; Yi, under MGM-34B, has LLaMA's layout but is untested).
+Mixtral (MGM-8x7B) is not defined here.
 
 Both are pre-norm decoders with RoPE; they differ in the details that change numbers:
   Gemma: RMSNorm scales by (1 + weight); GeGLU MLP; embeddings multiplied by sqrt(hidden_size);
