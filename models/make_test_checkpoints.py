@@ -43,29 +43,24 @@ CLIP = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_atten
 CONVNEXT = dict(dims=(8, 16, 24, 32), depths=(1, 1, 2, 1), image_size_aux=64)
 MAX_SHARD_BYTES = 96 * 1024
 
+# every decoder is 64 wide with 4 query heads over 2 layers; the families differ where the real ones do
+SIZES = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4)
+GEMMA_LM = dict(SIZES, intermediate_size=128, num_key_value_heads=1, head_dim=32, rms_norm_eps=1e-6,
+                rope_theta=10000.0, hidden_act="gelu", tie_word_embeddings=True, bos_token_id=2,
+                eos_token_id=1, pad_token_id=0, max_position_embeddings=8192)
+VICUNA_LM = dict(SIZES, intermediate_size=160, num_key_value_heads=4, rms_norm_eps=1e-5,
+                 rope_theta=10000.0, hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
+                 eos_token_id=2, pad_token_id=0, max_position_embeddings=4096)
+LLAMA3_LM = dict(VICUNA_LM, num_key_value_heads=2, rope_theta=500000.0, bos_token_id=128,
+                 eos_token_id=129, pad_token_id=None, max_position_embeddings=8192)
+
 FAMILIES = {
-    # folder, model_type, architecture, LM sizes, weight format and dtype
     "gemma": dict(folder="MGM-2B", model_type="mgm_gemma", arch="MGMGemmaForCausalLM",
-                  fmt="safetensors", dtype=torch.bfloat16,
-                  lm=dict(vocab_size=256, hidden_size=64, intermediate_size=128,
-                          num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=1,
-                          head_dim=32, rms_norm_eps=1e-6, rope_theta=10000.0, hidden_act="gelu",
-                          tie_word_embeddings=True, bos_token_id=2, eos_token_id=1,
-                          pad_token_id=0, max_position_embeddings=8192)),
+                  fmt="safetensors", dtype=torch.bfloat16, lm=GEMMA_LM),
     "vicuna": dict(folder="MGM-7B", model_type="mgm", arch="MGMLlamaForCausalLM",
-                   fmt="bin", dtype=torch.float16,
-                   lm=dict(vocab_size=256, hidden_size=64, intermediate_size=160,
-                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=4,
-                           rms_norm_eps=1e-5, rope_theta=10000.0, hidden_act="silu",
-                           tie_word_embeddings=False, bos_token_id=1, eos_token_id=2,
-                           pad_token_id=0, max_position_embeddings=4096)),
+                   fmt="bin", dtype=torch.float16, lm=VICUNA_LM),
     "llama3": dict(folder="MGM-8B", model_type="mgm", arch="MGMLlamaForCausalLM",
-                   fmt="safetensors", dtype=torch.bfloat16,
-                   lm=dict(vocab_size=256, hidden_size=64, intermediate_size=160,
-                           num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2,
-                           rms_norm_eps=1e-5, rope_theta=500000.0, hidden_act="silu",
-                           tie_word_embeddings=False, bos_token_id=128, eos_token_id=129,
-                           max_position_embeddings=8192)),
+                   fmt="safetensors", dtype=torch.bfloat16, lm=LLAMA3_LM),
 }
 
 
