@@ -54,6 +54,8 @@ class SafetensorsTest(unittest.TestCase):
         self.assertEqual((t["long"].shape, t["long"].item()), (torch.Size([]), -7))
         self.assertEqual(t["float"].tolist(), [0.25])
         self.assertEqual(set(ck.read_safetensors(self.path, keys=["long"])), {"long"})
+        with self.assertRaisesRegex(ck.CheckpointError, "no tensor nope"):
+            ck.read_safetensors(self.path, keys=["nope"])
 
     def test_every_dtype_round_trips_bit_for_bit(self):
         g = torch.Generator().manual_seed(0)

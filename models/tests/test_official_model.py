@@ -194,6 +194,13 @@ class OfficialModelTest(unittest.TestCase):
                 self.assertTrue(torch.allclose(embeds[0, 2:2 + N_TOKENS], feats[0]))
                 self.assertTrue(torch.allclose(seen[0], embeds * scale, atol=1e-6))
 
+    def test_a_row_without_a_placeholder_is_plain_text(self):
+        model = self.models["gemma"]
+        imgs, aux = self.images()
+        ids = torch.tensor([[2, 30, 31, 32]])
+        with torch.no_grad():
+            self.assertTrue(torch.allclose(model(ids, imgs, aux), model(ids), atol=1e-6))
+
     def test_gemma_head_is_the_embedding_matrix(self):
         model = self.models["gemma"]
         embeds = torch.randn(1, 3, 64)

@@ -65,9 +65,11 @@ def read_safetensors(path: str, keys: Optional[Iterable[str]] = None) -> Tensors
     with open(path, "rb") as f:
         header, data_start = _read_header(f, size)
         wanted = set(header) - {"__metadata__"} if keys is None else set(keys)
+        missing = wanted - set(header)
+        if missing:
+            raise CheckpointError(f"{path}: no tensor {sorted(missing)[0]}")
+        # in file order, so the reads only move forward
         for name in sorted(wanted, key=lambda k: header[k]["data_offsets"][0]):
-            if name not in header:
-                raise CheckpointError(f"{path}: no tensor {name}")
             out[name] = _read_tensor(f, name, header[name], data_start, size, path)
     return out
 

@@ -11,7 +11,7 @@ Both are pre-norm decoders with RoPE; they differ in the details that change num
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Optional
 
 import torch
@@ -73,9 +73,6 @@ class LMConfig:
             or ("gelu_pytorch_tanh" if gemma else "silu"),
             tie_word_embeddings=config.get("tie_word_embeddings", gemma),
         )
-
-    def to_dict(self) -> dict:
-        return {f.name: getattr(self, f.name) for f in fields(self)}
 
 
 def activation(name: str):

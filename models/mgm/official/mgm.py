@@ -172,9 +172,12 @@ class MGMForCausalLM(nn.Module):
             rows = [r[:limit] for r in rows]
         return _pad(rows, self.model.mm_config.tokenizer_padding_side == "left")
 
-    def forward(self, input_ids: torch.Tensor, images: torch.Tensor, images_aux: torch.Tensor,
+    def forward(self, input_ids: torch.Tensor, images: Optional[torch.Tensor] = None,
+                images_aux: Optional[torch.Tensor] = None,
                 attention_mask: Optional[torch.Tensor] = None) -> torch.Tensor:
-        """Logits [B, T', vocab] for the prompt with its images spliced in."""
+        """Logits [B, T', vocab] for the prompt with its images spliced in (text only without)."""
+        if images is None:
+            return self.logits(self.model.embed_tokens(input_ids), attention_mask)
         feats = self.model.encode_images(images, images_aux)
         embeds, mask, positions = self.splice(input_ids, feats, attention_mask)
         return self.logits(embeds, mask, positions)
