@@ -92,6 +92,20 @@ class OfficialModelTest(unittest.TestCase):
         self.assertTrue(torch.equal(sd[AUX_PREFIX + "vision_stages.2.blocks.1.gamma"],
                                     aux_file["visual.trunk.stages.2.blocks.1.gamma"]))
 
+    def test_loads_in_the_checkpoints_own_precision(self):
+        model = load_released(self.folders["gemma"], dtype=torch.bfloat16)
+        self.assertEqual(torch.get_default_dtype(), torch.float32)
+        self.assertEqual({p.dtype for p in model.parameters()}, {torch.bfloat16})
+        lm = ck.load_state_dict(self.folders["gemma"])
+        key = "model.layers.0.mlp.gate_proj.weight"
+        self.assertTrue(torch.equal(model.state_dict()[key], lm[key]))
+        self.assertNotEqual(float(torch.nn.Linear(4, 4).weight.abs().sum()), 0.0, "init restored")
+        imgs, aux = self.images()
+        with torch.no_grad():
+            logits = model(torch.tensor([[2, IMAGE_TOKEN_INDEX, 5]]), imgs, aux)
+        self.assertEqual(logits.dtype, torch.bfloat16)
+        self.assertTrue(torch.isfinite(logits).all())
+
     def test_strict_loading_rejects_a_missing_key(self):
         state, *_ = assemble_state_dict(resolve_towers(self.folders["gemma"]))
         del state["model.vlm_uni_val_projector.0.bias"]

@@ -10,6 +10,7 @@ says the aux tower was trained.
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import re
@@ -251,12 +252,33 @@ def assemble_state_dict(folders: ReleasedFolders) -> Tuple[Tensors, dict, clip.C
     return state, cfg, clip_cfg, cnx_cfg
 
 
+@contextlib.contextmanager
+def uninitialised(dtype: torch.dtype):
+    """Modules built inside get parameters of `dtype` with whatever memory held: a strict load
+    overwrites every one, and initialising billions of weights first would take minutes on a CPU
+    and, in float32, twice the memory of a half-precision checkpoint."""
+    names = ("kaiming_uniform_", "uniform_", "normal_", "zeros_", "ones_")
+    saved = {n: getattr(nn.init, n) for n in names}
+    previous = torch.get_default_dtype()
+    try:
+        torch.set_default_dtype(dtype)
+        for n in names:
+            setattr(nn.init, n, lambda tensor, *args, **kwargs: tensor)
+        yield
+    finally:
+        torch.set_default_dtype(previous)
+        for n, fn in saved.items():
+            setattr(nn.init, n, fn)
+
+
 def load_released(mgm_folder: str, tower_root: Optional[str] = None,
                   dtype: torch.dtype = torch.float32) -> MGMForCausalLM:
-    """Builds MGMForCausalLM from a released folder layout and loads it with strict=True, so a key
-    the checkpoint lacks or a name this code does not define is an error, not a random weight."""
+    """Builds MGMForCausalLM in `dtype` from a released folder layout and loads it with
+    strict=True, so a key the checkpoint lacks or a name this code does not define is an error,
+    not a random weight."""
     folders = resolve_towers(mgm_folder, tower_root)
     state, cfg, clip_cfg, cnx_cfg = assemble_state_dict(folders)
-    model = MGMForCausalLM(LMConfig.from_hf(cfg), MMConfig.from_hf(cfg), clip_cfg, cnx_cfg)
+    with uninitialised(dtype):
+        model = MGMForCausalLM(LMConfig.from_hf(cfg), MMConfig.from_hf(cfg), clip_cfg, cnx_cfg)
     model.load_state_dict(state, strict=True)
-    return model.to(dtype).eval()
+    return model.eval()
