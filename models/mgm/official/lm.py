@@ -55,6 +55,8 @@ class LMConfig:
         if config.get("rope_scaling"):
             # LLaMA-3.1-style scaling changes every frequency; silently ignoring it would be wrong
             raise NotImplementedError(f"rope_scaling {config['rope_scaling']}")
+        if config.get("attention_bias") or config.get("mlp_bias"):
+            raise NotImplementedError("biased attention or MLP projections (no MGM release has them)")
         heads = config["num_attention_heads"]
         gemma = family == "gemma"
         return LMConfig(
