@@ -1,0 +1,293 @@
+"""Writes scaled-down, random-weight checkpoints in the layout of the released Mini-Gemini models.
+
+    models/py models/make_test_checkpoints.py --out DIR [--families gemma,vicuna,llama3]
+
+DIR/model_zoo/OpenAI/clip-vit-large-patch14-336/   config.json (a full CLIPConfig),
+    preprocessor_config.json, pytorch_model.bin (vision and a scrap of text tower, as openai's file)
+DIR/model_zoo/OpenAI/openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup/
+    open_clip_config.json, open_clip_pytorch_model.bin (trunk, head and a scrap of text tower)
+DIR/MGM-2B/  Gemma, bfloat16, sharded safetensors + model.safetensors.index.json, lm_head tied
+DIR/MGM-7B/  Vicuna (LLaMA, as many KV heads as query heads), float16, sharded pytorch_model-*.bin
+    + pytorch_model.bin.index.json
+DIR/MGM-8B/  LLaMA-3 (grouped-query attention, rope_theta 500000), bfloat16, sharded safetensors
+
+The MGM configs carry the official keys and name the towers by the relative paths the released
+configs use. The state-dict names are spelled out here from the upstream layouts, not taken from
+mgm/official's modules, so loading these files there with strict=True checks those modules' names.
+Tokenizer files are not written yet. Everything is a few hundred kB; nothing here is a real model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Dict, List, Tuple
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mgm.official.checkpoint import write_sharded  # noqa: E402
+
+Shapes = List[Tuple[str, Tuple[int, ...]]]
+
+CLIP_DIR = "model_zoo/OpenAI/clip-vit-large-patch14-336"
+AUX_DIR = "model_zoo/OpenAI/openclip-convnext-large-d-320-laion2B-s29B-b131K-ft-soup"
+CLIP_MEAN = [0.48145466, 0.4578275, 0.40821073]
+CLIP_STD = [0.26862954, 0.26130258, 0.27577711]
+
+# scaled-down towers: 56 / 14 = 4 x 4 LR tokens; the ConvNeXt at 64 has stage 0 at 16 x 16, so each
+# LR token mines a 4 x 4 window (8 x 8 on the real 768 / 336 pair)
+CLIP = dict(hidden_size=32, intermediate_size=64, num_hidden_layers=3, num_attention_heads=4,
+            image_size=56, patch_size=14, projection_dim=16)
+CONVNEXT = dict(dims=(8, 16, 24, 32), depths=(1, 1, 2, 1), image_size_aux=64)
+MAX_SHARD_BYTES = 96 * 1024
+
+# every decoder is 64 wide with 4 query heads over 2 layers; the families differ where the real ones do
+SIZES = dict(vocab_size=256, hidden_size=64, num_hidden_layers=2, num_attention_heads=4)
+GEMMA_LM = dict(SIZES, intermediate_size=128, num_key_value_heads=1, head_dim=32, rms_norm_eps=1e-6,
+                rope_theta=10000.0, hidden_act="gelu", tie_word_embeddings=True, bos_token_id=2,
+                eos_token_id=1, pad_token_id=0, max_position_embeddings=8192)
+VICUNA_LM = dict(SIZES, intermediate_size=160, num_key_value_heads=4, rms_norm_eps=1e-5,
+                 rope_theta=10000.0, hidden_act="silu", tie_word_embeddings=False, bos_token_id=1,
+                 eos_token_id=2, pad_token_id=0, max_position_embeddings=4096)
+LLAMA3_LM = dict(VICUNA_LM, num_key_value_heads=2, rope_theta=500000.0, bos_token_id=128,
+                 eos_token_id=129, pad_token_id=None, max_position_embeddings=8192)
+
+FAMILIES = {
+    "gemma": dict(folder="MGM-2B", model_type="mgm_gemma", arch="MGMGemmaForCausalLM",
+                  fmt="safetensors", dtype=torch.bfloat16, lm=GEMMA_LM),
+    "vicuna": dict(folder="MGM-7B", model_type="mgm", arch="MGMLlamaForCausalLM",
+                   fmt="bin", dtype=torch.float16, lm=VICUNA_LM),
+    "llama3": dict(folder="MGM-8B", model_type="mgm", arch="MGMLlamaForCausalLM",
+                   fmt="safetensors", dtype=torch.bfloat16, lm=LLAMA3_LM),
+}
+
+
+# ------------------------------------------------------------------------------ official names
+
+def clip_vision_shapes(c: dict) -> Shapes:
+    """HF CLIPVisionModel's parameters (vision_model.*)."""
+    h, i, n = c["hidden_size"], c["intermediate_size"], (c["image_size"] // c["patch_size"]) ** 2
+    out: Shapes = [("vision_model.embeddings.class_embedding", (h,)),
+                   ("vision_model.embeddings.patch_embedding.weight", (h, 3, c["patch_size"], c["patch_size"])),
+                   ("vision_model.embeddings.position_embedding.weight", (n + 1, h)),
+                   ("vision_model.pre_layrnorm.weight", (h,)), ("vision_model.pre_layrnorm.bias", (h,))]
+    for layer in range(c["num_hidden_layers"]):
+        p = f"vision_model.encoder.layers.{layer}."
+        for proj in ("k_proj", "v_proj", "q_proj", "out_proj"):
+            out += [(p + f"self_attn.{proj}.weight", (h, h)), (p + f"self_attn.{proj}.bias", (h,))]
+        out += [(p + "layer_norm1.weight", (h,)), (p + "layer_norm1.bias", (h,)),
+                (p + "mlp.fc1.weight", (i, h)), (p + "mlp.fc1.bias", (i,)),
+                (p + "mlp.fc2.weight", (h, i)), (p + "mlp.fc2.bias", (h,)),
+                (p + "layer_norm2.weight", (h,)), (p + "layer_norm2.bias", (h,))]
+    return out + [("vision_model.post_layernorm.weight", (h,)), ("vision_model.post_layernorm.bias", (h,))]
+
+
+def clip_extra_shapes(c: dict) -> Shapes:
+    """A scrap of what openai's full CLIPModel file holds besides the vision tower."""
+    return [("visual_projection.weight", (c["projection_dim"], c["hidden_size"])),
+            ("text_projection.weight", (c["projection_dim"], 16)),
+            ("text_model.final_layer_norm.weight", (16,)), ("logit_scale", ())]
+
+
+def convnext_trunk_shapes(dims, depths, stem=4, kernel=7) -> Shapes:
+    """timm ConvNeXt trunk parameters as OpenCLIP stores them (stem.*, stages.*), no prefix."""
+    out: Shapes = [("stem.0.weight", (dims[0], 3, stem, stem)), ("stem.0.bias", (dims[0],)),
+                   ("stem.1.weight", (dims[0],)), ("stem.1.bias", (dims[0],))]
+    for s, (d, n) in enumerate(zip(dims, depths)):
+        p = f"stages.{s}."
+        if s:
+            prev = dims[s - 1]
+            out += [(p + "downsample.0.weight", (prev,)), (p + "downsample.0.bias", (prev,)),
+                    (p + "downsample.1.weight", (d, prev, 2, 2)), (p + "downsample.1.bias", (d,))]
+        for b in range(n):
+            q = p + f"blocks.{b}."
+            out += [(q + "gamma", (d,)),
+                    (q + "conv_dw.weight", (d, 1, kernel, kernel)), (q + "conv_dw.bias", (d,)),
+                    (q + "norm.weight", (d,)), (q + "norm.bias", (d,)),
+                    (q + "mlp.fc1.weight", (4 * d, d)), (q + "mlp.fc1.bias", (4 * d,)),
+                    (q + "mlp.fc2.weight", (d, 4 * d)), (q + "mlp.fc2.bias", (d,))]
+    return out
+
+
+def openclip_shapes(dims, depths, embed_dim=16) -> Shapes:
+    last = dims[-1]
+    trunk = [("visual.trunk." + k, s) for k, s in convnext_trunk_shapes(dims, depths)]
+    # parts MGM drops: the trunk's head norm, the MLP projection head and the text tower
+    return trunk + [("visual.trunk.head.norm.weight", (last,)), ("visual.trunk.head.norm.bias", (last,)),
+                    ("visual.head.mlp.fc1.weight", (2 * embed_dim, last)),
+                    ("visual.head.mlp.fc2.weight", (embed_dim, 2 * embed_dim)),
+                    ("positional_embedding", (8, embed_dim)), ("ln_final.weight", (embed_dim,)),
+                    ("logit_scale", ())]
+
+
+def lm_shapes(c: dict) -> Shapes:
+    """HF LlamaForCausalLM / GemmaForCausalLM parameters; Gemma's tied lm_head is not saved."""
+    h, i, v = c["hidden_size"], c["intermediate_size"], c["vocab_size"]
+    hd = c.get("head_dim", h // c["num_attention_heads"])
+    q, kv = c["num_attention_heads"] * hd, c["num_key_value_heads"] * hd
+    out: Shapes = [("model.embed_tokens.weight", (v, h))]
+    for layer in range(c["num_hidden_layers"]):
+        p = f"model.layers.{layer}."
+        out += [(p + "self_attn.q_proj.weight", (q, h)), (p + "self_attn.k_proj.weight", (kv, h)),
+                (p + "self_attn.v_proj.weight", (kv, h)), (p + "self_attn.o_proj.weight", (h, q)),
+                (p + "mlp.gate_proj.weight", (i, h)), (p + "mlp.up_proj.weight", (i, h)),
+                (p + "mlp.down_proj.weight", (h, i)),
+                (p + "input_layernorm.weight", (h,)), (p + "post_attention_layernorm.weight", (h,))]
+    out.append(("model.norm.weight", (h,)))
+    if not c["tie_word_embeddings"]:
+        out.append(("lm_head.weight", (v, h)))
+    return out
+
+
+def mgm_module_shapes(hidden: int, d: int, d_aux: int) -> Shapes:
+    """mm_projector (mlp2x_gelu: Linear, GELU, Linear) and the three LayerNorm + Linear mining
+    projectors of mgm_arch.py."""
+    out: Shapes = [("model.mm_projector.0.weight", (hidden, d)), ("model.mm_projector.0.bias", (hidden,)),
+                   ("model.mm_projector.2.weight", (hidden, hidden)), ("model.mm_projector.2.bias", (hidden,))]
+    for name, width in (("query", d), ("aux", d_aux), ("val", d_aux)):
+        p = f"model.vlm_uni_{name}_projector."
+        out += [(p + "0.weight", (width,)), (p + "0.bias", (width,)),
+                (p + "1.weight", (d, width)), (p + "1.bias", (d,))]
+    return out
+
+
+# ------------------------------------------------------------------------------ values
+
+def random_tensors(shapes: Shapes, gen: torch.Generator, dtype: torch.dtype,
+                   gemma_norms: bool = False) -> Dict[str, torch.Tensor]:
+    out = {}
+    for name, shape in shapes:
+        noise = torch.randn(shape, generator=gen)
+        if _is_norm_weight(name):
+            # Gemma's RMSNorm stores weight - 1; every other norm stores the scale itself
+            base = 0.0 if gemma_norms and name.startswith("model.") and "vlm_uni" not in name else 1.0
+            t = base + 0.1 * noise
+        elif name.endswith("gamma"):
+            t = 0.5 + 0.1 * noise  # layer scale: large enough that every block matters
+        elif name == "logit_scale":
+            t = torch.tensor(4.6052)
+        else:
+            t = 0.05 * noise
+        out[name] = t.to(dtype)
+    return out
+
+
+def _is_norm_weight(name: str) -> bool:
+    if not name.endswith(".weight"):
+        return False
+    module = name[: -len(".weight")]
+    last = module.rsplit(".", 1)[-1]
+    # norms named by index: the stem's and downsamplers' LayerNorm2d, the mining projectors' LayerNorm
+    return ("norm" in last or "layrnorm" in last or last.startswith("ln_")
+            or module.endswith(("stem.1", "downsample.0"))
+            or (".vlm_uni_" in module and last == "0"))
+
+
+def _write_json(path: str, obj: dict):
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(obj, f, indent=2)
+        f.write("\n")
+
+
+def write_clip(folder: str, gen: torch.Generator) -> Dict[str, torch.Tensor]:
+    os.makedirs(folder, exist_ok=True)
+    c = CLIP
+    vision = random_tensors(clip_vision_shapes(c), gen, torch.float32)
+    extra = random_tensors(clip_extra_shapes(c), gen, torch.float32)
+    n = (c["image_size"] // c["patch_size"]) ** 2 + 1
+    # transformers before 4.31 saved this buffer; released CLIP files still carry it as int64
+    extra["vision_model.embeddings.position_ids"] = torch.arange(n, dtype=torch.int64)[None]
+    torch.save({**vision, **extra}, os.path.join(folder, "pytorch_model.bin"))
+    vision_cfg = {"model_type": "clip_vision_model", "hidden_act": "quick_gelu",
+                  "layer_norm_eps": 1e-5, "num_channels": 3, **c}
+    _write_json(os.path.join(folder, "config.json"), {
+        "architectures": ["CLIPModel"], "model_type": "clip", "projection_dim": c["projection_dim"],
+        "text_config": {"model_type": "clip_text_model", "hidden_size": 16},
+        "vision_config": vision_cfg})
+    _write_json(os.path.join(folder, "preprocessor_config.json"), {
+        "crop_size": c["image_size"], "do_center_crop": True, "do_normalize": True,
+        "do_resize": True, "image_mean": CLIP_MEAN, "image_std": CLIP_STD, "resample": 3,
+        "size": c["image_size"]})
+    return vision
+
+
+def write_openclip(folder: str, gen: torch.Generator) -> Dict[str, torch.Tensor]:
+    os.makedirs(folder, exist_ok=True)
+    dims, depths = CONVNEXT["dims"], CONVNEXT["depths"]
+    tensors = random_tensors(openclip_shapes(dims, depths), gen, torch.float32)
+    torch.save(tensors, os.path.join(folder, "open_clip_pytorch_model.bin"))
+    _write_json(os.path.join(folder, "open_clip_config.json"), {
+        "model_cfg": {"embed_dim": 16, "vision_cfg": {
+            "timm_model_name": "convnext_large", "timm_model_pretrained": False, "timm_pool": "",
+            "timm_proj": "mlp", "timm_drop": 0.0, "timm_drop_path": 0.1,
+            "image_size": CONVNEXT["image_size_aux"]}},
+        "preprocess_cfg": {"mean": CLIP_MEAN, "std": CLIP_STD}})
+    return tensors
+
+
+def mgm_config(family: dict) -> dict:
+    lm = family["lm"]
+    return {
+        "architectures": [family["arch"]], "model_type": family["model_type"], **lm,
+        "torch_dtype": str(family["dtype"]).replace("torch.", ""),
+        "attention_bias": False, "use_cache": True,
+        "mm_vision_tower": CLIP_DIR, "mm_vision_tower_aux": AUX_DIR,
+        "mm_hidden_size": CLIP["hidden_size"], "mm_hidden_size_aux": sum(CONVNEXT["dims"]),
+        "mm_projector_type": "mlp2x_gelu", "mm_projector_lr": None,
+        "mm_vision_select_layer": -2, "mm_vision_select_feature": "patch",
+        "mm_use_im_start_end": False, "mm_use_im_patch_token": False, "use_mm_proj": True,
+        "image_size_aux": CONVNEXT["image_size_aux"], "image_aspect_ratio": "pad",
+        "image_grid": 1, "image_global": False, "image_grid_pinpoints": None,
+        "optimize_vision_tower": False, "optimize_vision_tower_aux": False,
+        "tune_mm_mlp_adapter": False, "freeze_mm_mlp_adapter": False,
+        "tokenizer_model_max_length": 2048, "tokenizer_padding_side": "right",
+    }
+
+
+def write_mgm(folder: str, family: dict, gen: torch.Generator, clip_vision, openclip) -> None:
+    dtype = family["dtype"]
+    lm = family["lm"]
+    shapes = lm_shapes(lm) + mgm_module_shapes(lm["hidden_size"], CLIP["hidden_size"],
+                                               sum(CONVNEXT["dims"]))
+    tensors = random_tensors(shapes, gen, dtype, gemma_norms=family["model_type"] == "mgm_gemma")
+    # the official trainer saves the whole module, frozen towers included
+    tensors.update({"model.vision_tower.vision_tower." + k: v.to(dtype) for k, v in clip_vision.items()})
+    tensors.update({"model.vision_tower_aux.vision_" + k[len("visual.trunk."):]: v.to(dtype)
+                    for k, v in openclip.items()
+                    if k.startswith(("visual.trunk.stem.", "visual.trunk.stages."))})
+    write_sharded(folder, tensors, family["fmt"], MAX_SHARD_BYTES)
+    _write_json(os.path.join(folder, "config.json"), mgm_config(family))
+
+
+def write_test_checkpoints(out: str, families=tuple(FAMILIES), seed: int = 0) -> Dict[str, str]:
+    """Writes the tower folders and one MGM folder per family; returns family -> MGM folder."""
+    gen = torch.Generator().manual_seed(seed)
+    clip_vision = write_clip(os.path.join(out, CLIP_DIR), gen)
+    openclip = write_openclip(os.path.join(out, AUX_DIR), gen)
+    folders = {}
+    for name in families:
+        family = FAMILIES[name]
+        folders[name] = os.path.join(out, family["folder"])
+        write_mgm(folders[name], family, gen, clip_vision, openclip)
+    return folders
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--families", default=",".join(FAMILIES),
+                    help=f"comma-separated, from {', '.join(FAMILIES)}")
+    ap.add_argument("--seed", type=int, default=0)
+    args = ap.parse_args(argv)
+    families = [f for f in args.families.split(",") if f]
+    unknown = set(families) - set(FAMILIES)
+    if unknown:
+        ap.error(f"unknown families {sorted(unknown)}")
+    for name, folder in write_test_checkpoints(args.out, families, args.seed).items():
+        print(f"{name}: {folder}")
+
+
+if __name__ == "__main__":
+    main()
