@@ -9,7 +9,7 @@ import picocli.CommandLine.Command;
                 "Mini-Gemini Stream: a vision-language model (Mini-Gemini) served by Kafka stages.",
                 "Images and questions go in as tasks; answers come out as JSON lines and rows of an Iceberg table.",
                 ""},
-        subcommands = {DemoCommand.class, RunCommand.class, KafkaCommand.class, StageCommand.class,
+        subcommands = {DemoCommand.class, RunCommand.class, KafkaCommand.class, StageCommand.class, TopicsCommand.class,
                 PublishCommand.class, ResultsCommand.class, CommandLine.HelpCommand.class},
         footer = {"", "Start with:  ./mgm demo", "Each command explains itself: ./mgm help run"})
 public final class Mgm implements Runnable {

@@ -34,7 +34,7 @@ class MgmTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"demo", "run", "kafka", "stage", "publish", "results"})
+    @ValueSource(strings = {"demo", "run", "kafka", "stage", "publish", "results", "topics"})
     void everyCommandExplainsItselfWithAnExample(String command) {
         Object[] r = mgm(command, "--help");
         assertThat(r[0]).isEqualTo(0);

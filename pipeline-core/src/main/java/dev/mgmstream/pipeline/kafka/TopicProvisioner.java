@@ -133,6 +133,45 @@ public final class TopicProvisioner {
         }
     }
 
+    /**
+     * Every way the existing topics differ from their specs, harmless ones (retention, a larger limit, more
+     * partitions) included: what {@code mgm topics apply} reports. Missing topics are not listed here.
+     */
+    public List<String> differences(Collection<TopicSpec> specs) {
+        try {
+            Set<String> existing = admin.listTopics().names().get();
+            List<TopicSpec> present = specs.stream().filter(s -> existing.contains(s.name())).toList();
+            if (present.isEmpty()) {
+                return List.of();
+            }
+            Set<String> names = present.stream().map(TopicSpec::name).collect(Collectors.toSet());
+            Map<String, TopicDescription> descriptions = admin.describeTopics(names).allTopicNames().get();
+            Map<ConfigResource, Config> configs = admin.describeConfigs(names.stream()
+                    .map(n -> new ConfigResource(ConfigResource.Type.TOPIC, n)).toList()).all().get();
+            List<String> differences = new ArrayList<>();
+            for (TopicSpec spec : present) {
+                int partitions = descriptions.get(spec.name()).partitions().size();
+                if (partitions != spec.partitions()) {
+                    differences.add(spec.name() + ": partitions " + partitions + ", the catalogue says "
+                            + spec.partitions());
+                }
+                Config actual = configs.get(new ConfigResource(ConfigResource.Type.TOPIC, spec.name()));
+                spec.configs().forEach((key, wanted) -> {
+                    String has = value(actual, key);
+                    if (!wanted.equals(has)) {
+                        differences.add(spec.name() + ": " + key + " " + has + ", the catalogue says " + wanted);
+                    }
+                });
+            }
+            return differences;
+        } catch (ExecutionException e) {
+            throw new IllegalStateException("Describing the topics failed: " + e.getCause().getMessage(), e.getCause());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("Interrupted while describing topics", e);
+        }
+    }
+
     private void verify(List<TopicSpec> specs) throws InterruptedException, ExecutionException {
         if (specs.isEmpty()) {
             return;
