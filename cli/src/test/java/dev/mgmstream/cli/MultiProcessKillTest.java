@@ -180,6 +180,11 @@ class MultiProcessKillTest {
         List<String> rows = lakeRows(lake);
         assertThat(rows).hasSize(count);
         assertThat(new HashSet<>(rows)).isEqualTo(ids);
+        System.out.printf("multi-process kill test: %d tasks, %d SIGKILLs%s; answers topic %d task ids, max %d "
+                        + "answers per task; lake %d rows, %d task ids%n", count,
+                rounds.stream().mapToInt(List::size).sum(), SOAK ? ", 1 broker restart" : "", answers.size(),
+                answers.values().stream().mapToLong(Long::longValue).max().orElse(0), rows.size(),
+                new HashSet<>(rows).size());
     }
 
     /** Answers per task id, as a read_committed consumer of the answers topic sees them. */

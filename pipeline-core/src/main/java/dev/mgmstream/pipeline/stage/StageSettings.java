@@ -77,7 +77,8 @@ public record StageSettings(String bootstrapServers, String groupId, String inst
     public static final ConfigKey STATIC_MEMBERSHIP = new ConfigKey("stage.static.membership", "true",
             "Join the group as a static member (group.instance.id) so a restart does not rebalance.");
     public static final ConfigKey METRICS_PORT = new ConfigKey("metrics.port", "-1",
-            "HTTP port serving Prometheus metrics at /metrics; 0 picks a free port, -1 turns it off.");
+            "HTTP port serving Prometheus metrics at /metrics and the probes /health/live and /health/ready; "
+                    + "0 picks a free port, -1 turns it off.");
 
     /** Every key this class reads, in documentation order; {@code kafka.*} pass-through keys come on top. */
     public static final List<ConfigKey> KEYS = List.of(BOOTSTRAP, GROUP_ID, INSTANCE_ID, BATCH_MAX_SIZE, BATCH_LINGER,
