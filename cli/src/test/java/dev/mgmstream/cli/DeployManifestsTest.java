@@ -133,6 +133,35 @@ class DeployManifestsTest {
 
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
+    void everyStrimziResourceBelongsToTheOneKafkaAndTheClientsFindIt(String tree) {
+        Deployment d = Deployment.of(tree);
+        assertThat(d.all("Kafka")).as(tree + ": one Kafka").hasSize(1);
+        String cluster = d.all("Kafka").get(0).path("metadata").path("name").asText();
+        for (String kind : List.of("KafkaNodePool", "KafkaTopic", "KafkaUser")) {
+            for (JsonNode r : d.all(kind)) {
+                assertThat(r.path("metadata").path("labels").path("strimzi.io/cluster").asText())
+                        .as(tree + ": " + kind + " " + r.path("metadata").path("name").asText() + "'s cluster")
+                        .isEqualTo(cluster);
+            }
+        }
+        // Strimzi's names for the bootstrap Service (port 9093: the TLS listener) and the CA secret
+        String bootstrap = cluster + "-kafka-bootstrap:9093";
+        for (StageUse use : STAGES) {
+            Map<String, String> config = d.stageConfig(use.stage());
+            assertThat(config.get("bootstrap.servers")).as(tree + ": " + use.stage()).isEqualTo(bootstrap);
+            assertThat(env(d.stageContainer(d.statefulSetOf(use.stage())), "MGM_KAFKA_SSL_TRUSTSTORE_PASSWORD")
+                    .path("valueFrom").path("secretKeyRef").path("name").asText()).isEqualTo(cluster + "-cluster-ca-cert");
+        }
+        assertThat(d.registryEnv("KARAPACE_BOOTSTRAP_URI")).isEqualTo(bootstrap);
+        JsonNode listeners = d.all("Kafka").get(0).path("spec").path("kafka").path("listeners");
+        assertThat(listeners).as(tree + ": one listener, TLS with SCRAM").hasSize(1);
+        assertThat(listeners.get(0).path("port").asInt()).isEqualTo(9093);
+        assertThat(listeners.get(0).path("tls").asBoolean()).isTrue();
+        assertThat(listeners.get(0).path("authentication").path("type").asText()).isEqualTo("scram-sha-512");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyStageSeesTheSameCatalogue(String tree) {
         Deployment d = Deployment.of(tree);
         for (StageUse use : STAGES) {
