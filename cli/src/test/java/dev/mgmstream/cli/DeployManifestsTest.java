@@ -333,6 +333,7 @@ class DeployManifestsTest {
                 continue;
             }
             assertThat(c.path("resources").path("limits").path("nvidia.com/gpu").asInt()).isEqualTo(1);
+            assertThat(c.path("resources").path("requests").path("nvidia.com/gpu").asInt(1)).isEqualTo(1);
             assertThat(pod.path("nodeSelector").size()).isPositive();
             assertThat(texts(pod.path("tolerations"), "key")).contains("nvidia.com/gpu");
             Map<String, String> config = d.stageConfig(use.stage());
