@@ -17,7 +17,9 @@ import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code mgm publish}: the first half of {@code run}. */
 @Command(name = "publish", mixinStandardHelpOptions = true, sortOptions = false,
@@ -35,6 +37,9 @@ final class PublishCommand implements Callable<Integer> {
     @Mixin
     Connection connection;
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--input", paramLabel = "TASKS.jsonl", required = true, description = "The task file.")
     Path input;
 
@@ -43,7 +48,7 @@ final class PublishCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        Map<String, String> config = options.resolve(connection.flags());
+        Map<String, String> config = connection.resolve(options, spec);
         TaskFile.Contents contents = TaskFile.read(input);
         contents.errors().forEach(e -> System.err.println("skipped " + e));
         int refused = contents.errors().size();

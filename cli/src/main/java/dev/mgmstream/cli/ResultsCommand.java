@@ -14,7 +14,9 @@ import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import org.apache.kafka.common.errors.WakeupException;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.Spec;
 
 /** {@code mgm results}: the second half of {@code run}. */
 @Command(name = "results", mixinStandardHelpOptions = true, sortOptions = false,
@@ -31,6 +33,9 @@ final class ResultsCommand implements Callable<Integer> {
     @Mixin
     Connection connection;
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--follow", description = "Keep waiting for new answers.")
     boolean follow;
 
@@ -42,7 +47,7 @@ final class ResultsCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        Map<String, String> config = options.resolve(connection.flags());
+        Map<String, String> config = connection.resolve(options, spec);
         ResultWriter out = ResultWriter.to(System.out);
         CountDownLatch done = new CountDownLatch(1);
         try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);

@@ -1,7 +1,6 @@
 package dev.mgmstream.cli;
 
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -23,8 +22,10 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
 
 /** {@code mgm stage}: one stage (or all) as a process of its own. */
 @Command(name = "stage", mixinStandardHelpOptions = true, sortOptions = false,
@@ -55,6 +56,9 @@ final class StageCommand implements Callable<Integer> {
     @Mixin
     Connection connection;
 
+    @Spec
+    CommandSpec spec;
+
     @Option(names = "--instance", paramLabel = "ID",
             description = "Instance id, stable across restarts of this copy (default: the host name, "
                     + "then host-1, host-2... for further copies on this host).")
@@ -73,7 +77,7 @@ final class StageCommand implements Callable<Integer> {
     }
 
     private int execute() throws Exception {
-        Map<String, String> config = new HashMap<>(options.resolve(connection.flags()));
+        Map<String, String> config = connection.resolve(options, spec);
         if (instance != null) {
             config.put("stage.instance.id", instance);
         }

@@ -113,7 +113,7 @@ final class TopicsCommand implements Callable<Integer> {
     static void strimzi(List<TopicSpec> specs, String cluster, PrintStream out) {
         for (TopicSpec s : specs) {
             out.println("---");
-            out.println("apiVersion: kafka.strimzi.io/v1beta2");
+            out.println("apiVersion: kafka.strimzi.io/v1");
             out.println("kind: KafkaTopic");
             out.println("metadata:");
             out.println("  name: " + s.name().toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9-]", "-"));

@@ -1,6 +1,9 @@
 package dev.mgmstream.pipeline.registry;
 
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
+import com.sun.net.httpserver.HttpsConfigurator;
+import com.sun.net.httpserver.HttpsServer;
 import java.io.Closeable;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -10,6 +13,7 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ThreadFactory;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -45,16 +49,48 @@ public final class InProcessSchemaRegistry implements Closeable {
     }
 
     public static InProcessSchemaRegistry start(RegistryServerConfig config) {
+        return start(config, null, null);
+    }
+
+    /**
+     * A registry that speaks TLS and asks every caller for one Authorization header: the way a secured
+     * production registry behaves, to test clients against on one machine.
+     *
+     * @param tls                   the server's TLS context, or null for plain HTTP
+     * @param requiredAuthorization the Authorization header every request must carry, or null for none
+     */
+    public static InProcessSchemaRegistry start(RegistryServerConfig config, SSLContext tls,
+                                                String requiredAuthorization) {
         SchemaRegistryService service = new SchemaRegistryService(new SchemaLog(config), config.defaultCompatibility());
         ExecutorService executor = Executors.newFixedThreadPool(THREADS, daemonThreads());
         try {
-            HttpServer server = HttpServer.create(new InetSocketAddress(config.host(), config.port()), 0);
-            server.createContext("/", new RegistryHttpHandler(service));
+            InetSocketAddress address = new InetSocketAddress(config.host(), config.port());
+            HttpServer server;
+            if (tls == null) {
+                server = HttpServer.create(address, 0);
+            } else {
+                HttpsServer https = HttpsServer.create(address, 0);
+                https.setHttpsConfigurator(new HttpsConfigurator(tls));
+                server = https;
+            }
+            HttpHandler api = new RegistryHttpHandler(service);
+            server.createContext("/", requiredAuthorization == null ? api : exchange -> {
+                if (!requiredAuthorization.equals(exchange.getRequestHeaders().getFirst("Authorization"))) {
+                    try (exchange) {
+                        byte[] body = "{\"error_code\":401,\"message\":\"Unauthorized\"}".getBytes(
+                                java.nio.charset.StandardCharsets.UTF_8);
+                        exchange.sendResponseHeaders(401, body.length);
+                        exchange.getResponseBody().write(body);
+                    }
+                    return;
+                }
+                api.handle(exchange);
+            });
             server.setExecutor(executor);
             server.start();
             InetAddress bound = server.getAddress().getAddress();
             String host = bound.isAnyLocalAddress() ? InetAddress.getLoopbackAddress().getHostAddress() : bound.getHostAddress();
-            String url = "http://" + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getAddress().getPort();
+            String url = (tls == null ? "http://" : "https://") + (host.contains(":") ? "[" + host + "]" : host) + ":" + server.getAddress().getPort();
             LOG.info("Schema registry at {} keeps its schemas in topic {} on {}", url, config.topic(), config.bootstrapServers());
             return new InProcessSchemaRegistry(service, server, executor, url);
         } catch (IOException e) {

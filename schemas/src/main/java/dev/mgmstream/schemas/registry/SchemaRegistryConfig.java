@@ -13,7 +13,8 @@ import java.util.Optional;
  *
  * @param urls base URLs, tried in turn when one does not answer (for Apicurio include the ccompat path,
  *     for example {@code http://host:8080/apis/ccompat/v7})
- * @param basicAuthUserInfo {@code user:password} for HTTP basic authentication, if the registry wants it
+ * @param authorization the Authorization header (basic or bearer, see {@link RegistrySecurity}), if any
+ * @param tls TLS settings beyond the JVM's defaults (a trust store, a client key), if any
  */
 public record SchemaRegistryConfig(
         List<URI> urls,
@@ -22,7 +23,8 @@ public record SchemaRegistryConfig(
         int retries,
         Duration retryBackoff,
         Duration retryBackoffMax,
-        Optional<String> basicAuthUserInfo) {
+        Optional<String> authorization,
+        Optional<javax.net.ssl.SSLContext> tls) {
 
     public static final String URL = "schema.registry.url";
     public static final String CONNECT_TIMEOUT_MS = "schema.registry.connect.timeout.ms";
@@ -56,8 +58,8 @@ public record SchemaRegistryConfig(
                 .map(String::trim)
                 .filter(s -> !s.isEmpty())
                 .map(s -> URI.create(s.endsWith("/") ? s.substring(0, s.length() - 1) : s))
+                .map(RegistrySecurity::withoutUserInfo)
                 .toList();
-        Object auth = config.get(BASIC_AUTH_USER_INFO);
         return new SchemaRegistryConfig(
                 urls,
                 Duration.ofMillis(longValue(config, CONNECT_TIMEOUT_MS, 5_000)),
@@ -65,7 +67,8 @@ public record SchemaRegistryConfig(
                 (int) longValue(config, RETRIES, 3),
                 Duration.ofMillis(longValue(config, RETRY_BACKOFF_MS, 100)),
                 Duration.ofMillis(longValue(config, RETRY_BACKOFF_MAX_MS, 2_000)),
-                auth == null || auth.toString().isBlank() ? Optional.empty() : Optional.of(auth.toString()));
+                RegistrySecurity.authorization(config, BASIC_AUTH_USER_INFO),
+                RegistrySecurity.tls(config));
     }
 
     private static long longValue(Map<String, ?> config, String key, long defaultValue) {

@@ -25,7 +25,32 @@ class SchemaRegistryConfigTest {
         assertThat(config.requestTimeout()).isEqualTo(Duration.ofMillis(2500));
         assertThat(config.connectTimeout()).isEqualTo(Duration.ofSeconds(5));
         assertThat(config.retries()).isZero();
-        assertThat(config.basicAuthUserInfo()).isEmpty();
+        assertThat(config.authorization()).isEmpty();
+        assertThat(config.tls()).isEmpty();
+    }
+
+    @Test
+    void credentialsComeAsConfluentsSerdesNameThem() {
+        String basic = "Basic " + java.util.Base64.getEncoder().encodeToString("ann:s3cret".getBytes());
+        assertThat(SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://r:8081",
+                "basic.auth.credentials.source", "USER_INFO", "basic.auth.user.info", "ann:s3cret")).authorization())
+                .contains(basic);
+        assertThat(SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://r:8081",
+                "schema.registry.basic.auth.user.info", "ann:s3cret")).authorization()).contains(basic);
+        SchemaRegistryConfig fromUrl = SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://ann:s3cret@r:8081/x",
+                "basic.auth.credentials.source", "URL"));
+        assertThat(fromUrl.authorization()).contains(basic);
+        assertThat(fromUrl.urls()).as("no credentials in the request line").containsExactly(URI.create("https://r:8081/x"));
+        assertThat(SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://r:8081",
+                "basic.auth.credentials.source", "SASL_INHERIT", "kafka.sasl.jaas.config",
+                "org.apache.kafka.common.security.scram.ScramLoginModule required username=\"ann\" password=\"s3cret\";"))
+                .authorization()).contains(basic);
+        assertThat(SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://r:8081",
+                "bearer.auth.credentials.source", "STATIC_TOKEN", "bearer.auth.token", "t0k")).authorization())
+                .contains("Bearer t0k");
+        assertThatThrownBy(() -> SchemaRegistryConfig.fromMap(Map.of("schema.registry.url", "https://r:8081",
+                "basic.auth.credentials.source", "SOMETHING")))
+                .hasMessageContaining("basic.auth.credentials.source");
     }
 
     @Test
