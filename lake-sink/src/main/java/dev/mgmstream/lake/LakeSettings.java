@@ -24,14 +24,17 @@ public record LakeSettings(String catalogType, String catalogName, String wareho
             "hadoop: a catalog kept as files under lake.warehouse (a local directory by default), safe for "
                     + "several sink processes on one machine (their commits take a file lock) or on HDFS; "
                     + "rest: an Iceberg REST catalog at lake.catalog.uri, for sinks on several machines or an "
-                    + "object store.");
+                    + "object store; jdbc: Iceberg's JDBC catalog at lake.catalog.uri (default: an SQLite file "
+                    + "catalog.db in a local warehouse), a lake on object storage without a catalog server (S3 "
+                    + "through lake.catalog.property.io-impl); one sink per SQLite file, a database server for more.");
     public static final ConfigKey CATALOG_NAME = new ConfigKey("lake.catalog.name", "mgm",
             "Name of the catalog, as engines that query the lake will refer to it.");
     public static final ConfigKey WAREHOUSE = new ConfigKey("lake.warehouse", "lake",
             "The warehouse: for the hadoop catalog a directory (relative paths resolve against the working "
                     + "directory) or a Hadoop file system URI; for a REST catalog, passed as its warehouse.");
     public static final ConfigKey CATALOG_URI = new ConfigKey("lake.catalog.uri", "",
-            "URI of the REST catalog; required when lake.catalog.type is rest.");
+            "URI of the REST catalog (required when lake.catalog.type is rest), or the JDBC URL of the jdbc "
+                    + "catalog (jdbc:sqlite:/path/catalog.db, jdbc:postgresql://...).");
     public static final ConfigKey TABLE = new ConfigKey("lake.table", "mgm.answers",
             "The answers table as namespace.name; created with its schema and day partitioning when missing.");
     public static final ConfigKey GROUP_ID = new ConfigKey("sink.group.id", "sink",
@@ -52,8 +55,13 @@ public record LakeSettings(String catalogType, String catalogName, String wareho
 
     public LakeSettings {
         catalogProperties = Map.copyOf(catalogProperties);
-        if (!catalogType.equals("hadoop") && !catalogType.equals("rest")) {
-            throw new IllegalArgumentException(CATALOG_TYPE.name() + " must be hadoop or rest, was '" + catalogType + "'");
+        if (!catalogType.equals("hadoop") && !catalogType.equals("rest") && !catalogType.equals("jdbc")) {
+            throw new IllegalArgumentException(CATALOG_TYPE.name() + " must be hadoop, rest or jdbc, was '"
+                    + catalogType + "'");
+        }
+        if (catalogType.equals("jdbc") && catalogUri.isBlank()) {
+            throw new IllegalArgumentException(CATALOG_URI.name() + " is required when " + CATALOG_TYPE.name()
+                    + "=jdbc and the warehouse is not a local folder");
         }
         if (catalogType.equals("rest") && catalogUri.isBlank()) {
             throw new IllegalArgumentException(CATALOG_URI.name() + " is required when " + CATALOG_TYPE.name() + "=rest");
@@ -79,10 +87,15 @@ public record LakeSettings(String catalogType, String catalogName, String wareho
         });
         String type = c.get(CATALOG_TYPE.name()).trim().toLowerCase(Locale.ROOT);
         String warehouse = c.get(WAREHOUSE.name()).trim();
-        if (type.equals("hadoop") && !warehouse.contains(":")) {
+        String uri = c.get(CATALOG_URI.name()).trim();
+        if (!type.equals("rest") && !warehouse.contains(":")) {
             warehouse = Path.of(warehouse).toAbsolutePath().normalize().toString();
+            if (type.equals("jdbc") && uri.isBlank()) {
+                // A catalog beside its tables: one file to keep, copy or delete with the lake.
+                uri = "jdbc:sqlite:" + Path.of(warehouse, "catalog.db");
+            }
         }
-        return new LakeSettings(type, c.get(CATALOG_NAME.name()).trim(), warehouse, c.get(CATALOG_URI.name()).trim(),
+        return new LakeSettings(type, c.get(CATALOG_NAME.name()).trim(), warehouse, uri,
                 TableIdentifier.parse(c.get(TABLE.name()).trim()), props, c.get(GROUP_ID.name()).trim(),
                 integer(c, MAX_ROWS), Duration.ofMillis(integer(c, COMMIT_INTERVAL)),
                 Duration.ofMillis(integer(c, POLL_TIMEOUT)), integer(c, COMMIT_ATTEMPTS));

@@ -81,7 +81,23 @@ public final class LakeTable implements Closeable {
                         + "use a REST catalog (lake.catalog.type=rest).", settings.warehouse());
             }
         }
+        if (settings.catalogType().equals("jdbc") && settings.catalogUri().startsWith("jdbc:sqlite:")) {
+            createParentFolder(settings.catalogUri().substring("jdbc:sqlite:".length()));
+            // A reader of the lake (a query engine) must not make the sink's commit fail: readers never block the
+            // writer in WAL mode, and a lock held for a moment is waited for.
+            props.putIfAbsent("jdbc.busy_timeout", "30000");
+            props.putIfAbsent("jdbc.journal_mode", "WAL");
+        }
         return CatalogUtil.buildIcebergCatalog(settings.catalogName(), props, conf);
+    }
+
+    private static void createParentFolder(String file) {
+        java.nio.file.Path parent = java.nio.file.Path.of(file).toAbsolutePath().getParent();
+        try {
+            java.nio.file.Files.createDirectories(parent);
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("Cannot create the folder of the lake catalog " + file, e);
+        }
     }
 
     private static Table loadOrCreate(Catalog catalog, LakeSettings settings) {

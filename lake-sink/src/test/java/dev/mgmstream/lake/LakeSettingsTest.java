@@ -29,7 +29,7 @@ class LakeSettingsTest {
         assertThat(s.catalogProperties()).containsExactlyEntriesOf(Map.of("s3.endpoint", "http://minio:9000"));
         assertThat(s.warehouse()).isEqualTo("s3://lake/w");
         assertThatThrownBy(() -> LakeSettings.from(Map.of("lake.catalog.type", "glue")))
-                .hasMessageContaining("hadoop or rest");
+                .hasMessageContaining("hadoop, rest or jdbc");
     }
 
     @Test
