@@ -23,6 +23,7 @@ public final class HttpSchemaRegistryClient implements SchemaRegistryClient {
     private final RegistryHttp http;
     private final ObjectMapper json = new ObjectMapper();
     private final Map<Integer, Schema> schemasById = new ConcurrentHashMap<>();
+    private final String normalize;
     private final Map<SubjectSchema, Integer> idsBySubjectSchema = new ConcurrentHashMap<>();
 
     private record SubjectSchema(String subject, String canonical) {
@@ -30,6 +31,7 @@ public final class HttpSchemaRegistryClient implements SchemaRegistryClient {
 
     public HttpSchemaRegistryClient(SchemaRegistryConfig config) {
         this.http = new RegistryHttp(config, json);
+        this.normalize = config.normalize() ? "?normalize=true" : "";
     }
 
     /** A client configured by the {@code schema.registry.*} keys of a Kafka-style configuration map. */
@@ -39,13 +41,13 @@ public final class HttpSchemaRegistryClient implements SchemaRegistryClient {
 
     @Override
     public int register(String subject, Schema schema) {
-        return cachedId(subject, schema, "POST", "/subjects/" + encode(subject) + "/versions",
+        return cachedId(subject, schema, "POST", "/subjects/" + encode(subject) + "/versions" + normalize,
                 "registering a schema under subject '" + subject + "'");
     }
 
     @Override
     public int idOf(String subject, Schema schema) {
-        return cachedId(subject, schema, "POST", "/subjects/" + encode(subject),
+        return cachedId(subject, schema, "POST", "/subjects/" + encode(subject) + normalize,
                 "looking up a schema under subject '" + subject + "'");
     }
 

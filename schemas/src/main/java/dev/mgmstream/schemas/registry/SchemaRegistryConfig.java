@@ -15,6 +15,8 @@ import java.util.Optional;
  *     for example {@code http://host:8080/apis/ccompat/v7})
  * @param authorization the Authorization header (basic or bearer, see {@link RegistrySecurity}), if any
  * @param tls TLS settings beyond the JVM's defaults (a trust store, a client key), if any
+ * @param normalize {@code normalize.schemas}: the registry normalises a schema before registering or looking
+ *     it up, so schemas that differ only in form (order of properties, aliases written out) get one id
  */
 public record SchemaRegistryConfig(
         List<URI> urls,
@@ -24,7 +26,8 @@ public record SchemaRegistryConfig(
         Duration retryBackoff,
         Duration retryBackoffMax,
         Optional<String> authorization,
-        Optional<javax.net.ssl.SSLContext> tls) {
+        Optional<javax.net.ssl.SSLContext> tls,
+        boolean normalize) {
 
     public static final String URL = "schema.registry.url";
     public static final String CONNECT_TIMEOUT_MS = "schema.registry.connect.timeout.ms";
@@ -33,6 +36,7 @@ public record SchemaRegistryConfig(
     public static final String RETRY_BACKOFF_MS = "schema.registry.retry.backoff.ms";
     public static final String RETRY_BACKOFF_MAX_MS = "schema.registry.retry.backoff.max.ms";
     public static final String BASIC_AUTH_USER_INFO = "schema.registry.basic.auth.user.info";
+    public static final String NORMALIZE_SCHEMAS = "normalize.schemas";
 
     public SchemaRegistryConfig {
         urls = List.copyOf(urls);
@@ -68,7 +72,8 @@ public record SchemaRegistryConfig(
                 Duration.ofMillis(longValue(config, RETRY_BACKOFF_MS, 100)),
                 Duration.ofMillis(longValue(config, RETRY_BACKOFF_MAX_MS, 2_000)),
                 RegistrySecurity.authorization(config, BASIC_AUTH_USER_INFO),
-                RegistrySecurity.tls(config));
+                RegistrySecurity.tls(config),
+                Boolean.parseBoolean(String.valueOf(config.get(NORMALIZE_SCHEMAS)).trim()));
     }
 
     private static long longValue(Map<String, ?> config, String key, long defaultValue) {

@@ -1,6 +1,7 @@
 package dev.mgmstream.schemas.serde;
 
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
+import dev.mgmstream.schemas.registry.RegisteredSchema;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryException;
 import java.io.ByteArrayOutputStream;
@@ -32,7 +33,7 @@ public final class AvroSerializer<T extends IndexedRecord> implements Serializer
     private boolean ownsRegistry;
     private SerdeConfig config;
     private boolean isKey;
-    private final Map<SubjectAndSchema, Integer> ids = new ConcurrentHashMap<>();
+    private final Map<SubjectAndSchema, Writing> ids = new ConcurrentHashMap<>();
     private final Map<Schema, DatumWriter<Object>> writers = new ConcurrentHashMap<>();
 
     private record SubjectAndSchema(String subject, Schema schema) {
@@ -67,12 +68,14 @@ public final class AvroSerializer<T extends IndexedRecord> implements Serializer
             throw new IllegalStateException("AvroSerializer used before configure() gave it a schema registry");
         }
         Schema schema = data.getSchema();
-        int id = schemaId(topic, schema);
+        Writing w = writing(topic, schema);
+        int id = w.id();
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream(256);
             out.write(new byte[] {WireFormat.MAGIC_BYTE, (byte) (id >>> 24), (byte) (id >>> 16), (byte) (id >>> 8), (byte) id});
             BinaryEncoder encoder = EncoderFactory.get().directBinaryEncoder(out, null);
-            writers.computeIfAbsent(schema, s -> writerFor(s, data)).write(data, encoder);
+            IndexedRecord written = w.schema().equals(schema) ? data : projected(data, w.schema());
+            writers.computeIfAbsent(w.schema(), s -> writerFor(s, written)).write(written, encoder);
             encoder.flush();
             return out.toByteArray();
         } catch (IOException | AvroRuntimeException | ClassCastException | NullPointerException e) {
@@ -81,22 +84,57 @@ public final class AvroSerializer<T extends IndexedRecord> implements Serializer
         }
     }
 
-    private int schemaId(String topic, Schema schema) {
-        String subject = SubjectNames.forTopic(topic, isKey);
+    /** The schema a record is written with and its id: its own, or with use.latest.version the subject's latest. */
+    private record Writing(int id, Schema schema) {
+    }
+
+    private Writing writing(String topic, Schema schema) {
+        String subject = config.strategy(isKey).subject(topic, isKey, schema);
         SubjectAndSchema key = new SubjectAndSchema(subject, schema);
-        Integer cached = ids.get(key);
+        Writing cached = ids.get(key);
         if (cached != null) {
             return cached;
         }
         try {
-            int id = config.autoRegister() ? registry.register(subject, schema) : registry.idOf(subject, schema);
-            ids.put(key, id);
-            return id;
+            Writing w;
+            if (config.useLatestVersion()) {
+                RegisteredSchema latest = registry.latest(subject);
+                w = new Writing(latest.id(), latest.schema());
+            } else {
+                w = new Writing(config.autoRegister() ? registry.register(subject, schema) : registry.idOf(subject, schema),
+                        schema);
+            }
+            ids.put(key, w);
+            return w;
         } catch (SchemaRegistryException e) {
-            throw new SerializationException("Could not " + (config.autoRegister() ? "register" : "look up")
-                    + " the schema " + schema.getFullName() + " for topic '" + topic + "' under subject '" + subject
-                    + "': " + e.getMessage(), e);
+            throw new SerializationException("Could not " + (config.useLatestVersion() ? "fetch the latest schema"
+                    : config.autoRegister() ? "register the schema " + schema.getFullName()
+                    : "look up the schema " + schema.getFullName()) + " for topic '" + topic + "' under subject '"
+                    + subject + "': " + e.getMessage(), e);
         }
+    }
+
+    /**
+     * The record as the latest schema sees it, field by field by name: a field the latest schema added takes
+     * its default, one it dropped is left out. Records only: the pipeline's topics carry one record type.
+     */
+    private static IndexedRecord projected(IndexedRecord data, Schema target) {
+        if (data.getSchema().equals(target)) {
+            return data;
+        }
+        GenericData.Record out = new GenericData.Record(target);
+        for (Schema.Field f : target.getFields()) {
+            Schema.Field source = data.getSchema().getField(f.name());
+            if (source != null) {
+                out.put(f.pos(), GenericData.get().deepCopy(source.schema(), data.get(source.pos())));
+            } else if (f.hasDefaultValue()) {
+                out.put(f.pos(), GenericData.get().deepCopy(f.schema(), GenericData.get().getDefaultValue(f)));
+            } else {
+                throw new SerializationException("The latest schema " + target.getFullName() + " has a field '"
+                        + f.name() + "' without a default that the record does not have");
+            }
+        }
+        return out;
     }
 
     private static DatumWriter<Object> writerFor(Schema schema, IndexedRecord sample) {
