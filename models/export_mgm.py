@@ -252,7 +252,7 @@ def tensor_types(model: onnx.ModelProto) -> Dict[str, int]:
 
 def _grouped(node: onnx.NodeProto):
     """The inputs and outputs of a node that ONNX requires to share one float type."""
-    if node.op_type in ("Resize", "Pow"):
+    if node.op_type == "Resize":  # roi and scales have types of their own
         return [node.input[0]], list(node.output)
     if node.op_type == "LayerNormalization":
         return list(node.input[:3]), list(node.output[:1])
@@ -367,8 +367,24 @@ def save(model: onnx.ModelProto, path: str, threshold: int) -> Optional[str]:
     return data if external else None
 
 
+def set_output_shapes(model: onnx.ModelProto, shapes: Dict[str, list]) -> None:
+    """The outputs' shapes as the manifest states them: the exporter's inference leaves generated
+    names (ToFloat32logits_dim_1) where the model fixes a size."""
+    for v in model.graph.output:
+        if v.name in shapes:
+            dims = v.type.tensor_type.shape.dim
+            del dims[:]
+            for d in shapes[v.name]:
+                dim = dims.add()
+                if isinstance(d, str):
+                    dim.dim_param = d
+                else:
+                    dim.dim_value = d
+
+
 def export_graph(module: nn.Module, args, path: str, inputs: List[str], outputs: List[str], dyn: dict,
-                 dtype: str, float32_io: Sequence[str], threshold: int, markers: bool = True) -> Optional[str]:
+                 dtype: str, float32_io: Sequence[str], threshold: int, markers: bool = True,
+                 out_shapes: Optional[Dict[str, list]] = None) -> Optional[str]:
     with tempfile.TemporaryDirectory() as tmp, warnings.catch_warnings():
         # A TracerWarning means a size was read as a Python number and baked into the graph
         warnings.simplefilter("error", torch.jit.TracerWarning)
@@ -380,7 +396,9 @@ def export_graph(module: nn.Module, args, path: str, inputs: List[str], outputs:
                           opset_version=OPSET, do_constant_folding=False,
                           custom_opsets={MARKER_DOMAIN: 1} if markers else None)
         model = onnx.load(raw)
-    return save(finalize(model, dtype, float32_io), path, threshold)
+    model = finalize(model, dtype, float32_io)
+    set_output_shapes(model, out_shapes or {})
+    return save(model, path, threshold)
 
 
 def spec(shape, dtype):
@@ -390,8 +408,10 @@ def spec(shape, dtype):
 @torch.no_grad()
 def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optional[str] = None,
            vision_tower_aux: Optional[str] = None, threshold: int = TWO_GB - 1,
-           chat_template: Optional[str] = None, model_id: Optional[str] = None) -> dict:
-    """Writes the five graphs, the tokenizer files and model.json into out; returns the manifest."""
+           chat_template: Optional[str] = None, model_id: Optional[str] = None,
+           trace=(2, 3, 2)) -> dict:
+    """Writes the five graphs, the tokenizer files and model.json into out; returns the manifest.
+    trace: the batch, past and new lengths the decoder is traced at (all dynamic in the graph)."""
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype}: float16 or float32")
     cfg = checkpoint.read_config(mgm_dir)
@@ -416,30 +436,32 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
     kv, hd, layers = lm.num_key_value_heads, lm.head_dim, lm.num_hidden_layers
     external = {}
 
-    def graph(name, module, args, inputs, outputs, dyn, float32_io=(), markers=True):
+    def graph(name, module, args, inputs, outputs, dyn, float32_io=(), markers=True, shapes=None):
         data = export_graph(module, args, os.path.join(out, name), inputs, outputs, dyn, dtype,
-                            float32_io, threshold, markers)
+                            float32_io, threshold, markers, shapes)
         if data:
             external[name] = data
 
     batch = {0: "batch"}
     px, px_aux = torch.randn(2, 3, s, s), torch.randn(2, 3, s_aux, s_aux)
     graph("lr_encoder.onnx", LREncoder(mgm), (px,), ["pixel_values"], ["lr_features"],
-          {"pixel_values": batch, "lr_features": batch}, ["pixel_values"])
+          {"pixel_values": batch, "lr_features": batch}, ["pixel_values"],
+          shapes={"lr_features": ["batch", n, c]})
     graph("hr_encoder.onnx", HREncoder(mgm, hr_side), (px_aux,), ["pixel_values_hr"], ["hr_features"],
-          {"pixel_values_hr": batch, "hr_features": batch}, ["pixel_values_hr"])
+          {"pixel_values_hr": batch, "hr_features": batch}, ["pixel_values_hr"],
+          shapes={"hr_features": ["batch", c_aux, hr_side, hr_side]})
     lr_f, hr_f = mgm.model.vision_tower(px), HREncoder(mgm, hr_side)(px_aux)
     graph("projector.onnx", Projector(mgm, half, grid, hr_side), (lr_f, hr_f), ["lr_features", "hr_features"],
           ["visual_tokens"], {"lr_features": batch, "hr_features": batch, "visual_tokens": batch},
-          markers=False)
+          markers=False, shapes={"visual_tokens": ["batch", n, d]})
     seq = {0: "batch", 1: "sequence"}
     graph("embed_tokens.onnx", EmbedTokens(mgm), (torch.randint(0, lm.vocab_size, (2, 3)),),
           ["input_ids"], ["inputs_embeds"], {"input_ids": seq, "inputs_embeds": seq}, markers=False)
-    b, p, t = 2, 3, 2
+    b, p, t = trace
     names_in, names_out = ["inputs_embeds", "attention_mask", "position_ids"], ["logits"]
     dyn = {"inputs_embeds": seq, "attention_mask": {0: "batch", 1: "total"}, "position_ids": seq,
            "logits": {0: "batch"}}
-    past = []
+    past, shapes = [], {"logits": ["batch", 1, lm.vocab_size]}
     for i in range(layers):
         for part in ("key", "value"):
             past.append(torch.randn(b, kv, p, hd))
@@ -447,9 +469,10 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
             names_out.append(f"present.{i}.{part}")
             dyn[names_in[-1]] = {0: "batch", 2: "past"}
             dyn[names_out[-1]] = {0: "batch", 2: "total"}
+            shapes[names_out[-1]] = ["batch", kv, "total", hd]
     args = (torch.randn(b, t, d), torch.ones(b, p + t, dtype=torch.long),
             torch.arange(p, p + t).expand(b, t).contiguous(), *past)
-    graph("decoder.onnx", Decoder(mgm), args, names_in, names_out, dyn, ["logits"])
+    graph("decoder.onnx", Decoder(mgm), args, names_in, names_out, dyn, ["logits"], shapes=shapes)
 
     tokenizer = copy_tokenizer(mgm_dir, out)
     manifest = build_manifest(cfg, mm, mgm, folders, dtype, tokenizer, external,
