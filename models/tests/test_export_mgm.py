@@ -212,6 +212,26 @@ class ExportMGMTest(unittest.TestCase):
         self.assertNotIn("embed_tokens.onnx", m["external_data"])
         self.assertFalse(os.path.exists(os.path.join(out, "embed_tokens.onnx.data")))
 
+    def test_gemma_tokenizer_json_is_copied_and_names_the_manifest_tokens(self):
+        out = self.out["gemma", "float16"]
+        m = self.manifest("gemma", "float16")
+        tok = m["tokenizer"]
+        self.assertEqual(tok["file"], "tokenizer.json")
+        self.assertEqual(tok["files"], ["tokenizer.json", "special_tokens_map.json"])
+        with open(os.path.join(out, "tokenizer.json"), "rb") as f, \
+                open(os.path.join(self.folders["gemma"], "tokenizer.json"), "rb") as g:
+            self.assertEqual(f.read(), g.read())
+        with open(os.path.join(out, "tokenizer.json"), encoding="utf-8") as f:
+            t = json.load(f)
+        vocab = t["model"]["vocab"]
+        self.assertEqual(sorted(vocab.values()), list(range(m["language_model"]["vocab_size"])))
+        specials = {a["content"]: a["id"] for a in t["added_tokens"]}
+        for name in [tok["bos_token"], tok["pad_token"], *m["chat"]["stop_tokens"]]:
+            self.assertEqual(vocab[name], specials[name], name)
+        self.assertEqual((tok["bos_token"], tok["pad_token"]), ("<bos>", "<pad>"))
+        self.assertNotIn(tok["image_token"], vocab)  # the placeholder is never a token
+        self.assertIsNone(self.manifest("llama3", "float32")["tokenizer"]["file"])
+
     def test_tokenizer_files_are_copied_as_shipped(self):
         src = os.path.join(self.tmp.name, "ck-tok")
         shutil.copytree(os.path.join(self.tmp.name, "ck"), src)
