@@ -7,8 +7,8 @@
 OUT gets lr_encoder.onnx, hr_encoder.onnx, projector.onnx (mining + mm_projector), embed_tokens.onnx,
 decoder.onnx (inputs_embeds, past KV in the family's shape, last-position logits), model.json
 (mgm-stream/manifest@1 plus the fields a released model needs, see models/README.md) and the
-tokenizer files the MGM folder ships. A graph whose weights pass the threshold (default 2 GB, the
-protobuf limit) keeps them in GRAPH.onnx.data beside it.
+tokenizer files the MGM folder ships. A graph whose weights pass the threshold (default 2e9 bytes,
+under protobuf's 2 GiB limit) keeps them in GRAPH.onnx.data beside it.
 
 Float16: the graphs are traced in float32 (torch 1.13 has no half-precision CPU kernels to trace
 with) and rewritten afterwards. The places where the official model computes in float32 under half
@@ -41,7 +41,8 @@ from mgm.official.mgm import (IMAGE_TOKEN_INDEX, MGMForCausalLM, MMConfig, Relea
                               assemble_state_dict, resolve_towers, uninitialised)
 
 OPSET = 17  # LayerNormalization as one op, which ONNX Runtime accumulates in float32 under float16
-TWO_GB = 2 ** 31
+# protobuf cannot serialise 2 GiB; the margin leaves room for the graph itself beside the weights
+DEFAULT_EXTERNAL_THRESHOLD = 2_000_000_000
 DTYPES = {"float32": TensorProto.FLOAT, "float16": TensorProto.FLOAT16}
 MARKER_DOMAIN = "mgm.export"
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json")
@@ -407,7 +408,7 @@ def spec(shape, dtype):
 
 @torch.no_grad()
 def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optional[str] = None,
-           vision_tower_aux: Optional[str] = None, threshold: int = TWO_GB - 1,
+           vision_tower_aux: Optional[str] = None, threshold: int = DEFAULT_EXTERNAL_THRESHOLD,
            chat_template: Optional[str] = None, model_id: Optional[str] = None,
            trace=(2, 3, 2)) -> dict:
     """Writes the five graphs, the tokenizer files and model.json into out; returns the manifest.
@@ -634,7 +635,7 @@ def main(argv=None):
     ap.add_argument("--dtype", choices=sorted(DTYPES), default="float16")
     ap.add_argument("--vision-tower", help="the CLIP folder (default: mm_vision_tower of config.json)")
     ap.add_argument("--vision-tower-aux", help="the OpenCLIP ConvNeXt folder (default: mm_vision_tower_aux)")
-    ap.add_argument("--external-data-threshold", type=int, default=TWO_GB - 1,
+    ap.add_argument("--external-data-threshold", type=int, default=DEFAULT_EXTERNAL_THRESHOLD,
                     help="weight bytes past which a graph keeps them in GRAPH.onnx.data")
     ap.add_argument("--chat-template", choices=sorted(CHAT), help="default: from the LM family")
     ap.add_argument("--model-id")

@@ -246,6 +246,19 @@ class ExportMGMTest(unittest.TestCase):
         with open(os.path.join(out, "tokenizer.model"), "rb") as f:
             self.assertEqual(f.read(), b"\x0a\x03sp")
 
+    def test_float16_rewrite_refuses_overflow_and_untied_types(self):
+        from onnx import helper
+        x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 2])
+        y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 2])
+        big = numpy_helper.from_array(np.array([[1e6, 0], [0, 1]], np.float32), "w")
+        graph = helper.make_graph([helper.make_node("MatMul", ["x", "w"], ["y"])], "g", [x], [y], [big])
+        with self.assertRaisesRegex(ValueError, "overflows float16"):
+            export_mgm.finalize(helper.make_model(graph), "float16")
+        # a float32 output tied by an op to a float16 input: a cast the export lacks
+        graph = helper.make_graph([helper.make_node("Add", ["x", "x"], ["y"])], "g", [x], [y])
+        with self.assertRaisesRegex(ValueError, "tied to both"):
+            export_mgm.finalize(helper.make_model(graph), "float16", float32_io=["y"])
+
     # ------------------------------------------------------------------ numbers
 
     def test_graphs_compute_what_the_official_model_computes(self):
