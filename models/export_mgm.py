@@ -56,35 +56,26 @@ CHAT = {
 
 # ------------------------------------------------------------------------------ precision markers
 
-class ToFloat32(torch.autograd.Function):
-    """Identity when run; in the traced graph a node the float16 rewrite turns into Cast(FLOAT):
-    the official model upcasts here (x.float()), which an all-float32 trace cannot record."""
+def _marker(kind: str, doc: str):
+    """An autograd Function that is the identity when run and, in the traced graph, a node of
+    MARKER_DOMAIN that finalize() turns into a Cast (float16) or an Identity (float32)."""
 
-    @staticmethod
     def forward(ctx, x):
         return x.clone()
 
-    @staticmethod
     def symbolic(g, x):
-        out = g.op(f"{MARKER_DOMAIN}::ToFloat32", x)
+        out = g.op(f"{MARKER_DOMAIN}::{kind}", x)
         out.setType(x.type())
         return out
 
-
-class ToCompute(torch.autograd.Function):
-    """The way back to the weights' dtype (x.to(dtype) upstream), or the cast of a float32 input."""
-
-    @staticmethod
-    def forward(ctx, x):
-        return x.clone()
-
-    @staticmethod
-    def symbolic(g, x):
-        out = g.op(f"{MARKER_DOMAIN}::ToCompute", x)
-        out.setType(x.type())
-        return out
+    return type(kind, (torch.autograd.Function,),
+                {"__doc__": doc, "forward": staticmethod(forward), "symbolic": staticmethod(symbolic)})
 
 
+# the official model upcasts here (x.float()), which an all-float32 trace cannot record
+ToFloat32 = _marker("ToFloat32", "an upcast to float32 in the float16 graph")
+# the way back to the weights' dtype (x.to(dtype) upstream), or the cast of a float32 input
+ToCompute = _marker("ToCompute", "a cast to the graph's dtype")
 f32, compute = ToFloat32.apply, ToCompute.apply
 
 
