@@ -229,8 +229,9 @@ def _light_copy(model: onnx.ModelProto) -> onnx.ModelProto:
     g.node.extend(model.graph.node)
     g.input.extend(model.graph.input)
     g.output.extend(model.graph.output)
+    declared = {v.name for v in model.graph.input}
     g.input.extend(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims))
-                   for t in model.graph.initializer)
+                   for t in model.graph.initializer if t.name not in declared)
     return light
 
 
