@@ -14,13 +14,17 @@ DIR/MGM-8B/  LLaMA-3 (grouped-query attention, rope_theta 500000), bfloat16, sha
 The MGM configs carry the official keys and name the towers by the relative paths the released
 configs use. The state-dict names are spelled out here from the upstream layouts, not taken from
 mgm/official's modules, so loading these files there with strict=True checks those modules' names.
-Tokenizer files are not written yet. Everything is a few hundred kB; nothing here is a real model.
+MGM-2B also gets a tokenizer.json in the layout of Gemma's (BPE over the whole text with spaces as
+U+2581, byte fallback, <bos> added by the post-processor, the same special tokens and ids 0-3),
+its merges learnt from a few sentences so that its 256 ids fill the config's vocabulary; the LLaMA
+folders get no tokenizer files. Everything is a few hundred kB; nothing here is a real model.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import sys
 from typing import Dict, List, Tuple
 
@@ -259,6 +263,77 @@ def write_mgm(folder: str, family: dict, gen: torch.Generator, clip_vision, open
                     if k.startswith(("visual.trunk.stem.", "visual.trunk.stages."))})
     write_sharded(folder, tensors, family["fmt"], MAX_SHARD_BYTES)
     _write_json(os.path.join(folder, "config.json"), mgm_config(family))
+    if family["model_type"] == "mgm_gemma":
+        _write_json(os.path.join(folder, "tokenizer.json"), gemma_tokenizer(lm["vocab_size"]))
+        _write_json(os.path.join(folder, "special_tokens_map.json"), {
+            "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
+            "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+
+
+# ------------------------------------------------------------------------------ tokenizer
+
+GEMMA_SPECIALS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
+SPACE = "\u2581"
+BPE_TEXT = (
+    "<start_of_turn>user\nDescribe the image in detail.<end_of_turn>\n<start_of_turn>model\n"
+    "The image shows a red circle to the left of a blue square on a white table. There is a sign "
+    "with the letters on it, and the text of the sign is written in black. What is in the picture? "
+    "Where is the green triangle? It is above the yellow star, in the top right corner of the image. "
+    "Generate a photo of two dogs playing in the snow, with mountains behind them and a bright sky. "
+    "How many people are standing near the bus? Three people wait beside it; one holds an umbrella. "
+    "Please read the menu board: coffee, tea, juice and sandwiches, each with its price in dollars.")
+
+
+def gemma_tokenizer(vocab_size: int) -> dict:
+    """A tokenizer.json shaped like Gemma's, with vocab_size ids: the special tokens, every printable
+    ASCII character and newline, then merges learnt greedily (most frequent adjacent pair first) on
+    BPE_TEXT; the BPE model applies them back in the same order."""
+    chars = [SPACE if c == " " else c for c in map(chr, range(32, 127))] + ["\n"]
+    vocab = {t: i for i, t in enumerate(GEMMA_SPECIALS + chars)}
+    text = BPE_TEXT
+    for tok in GEMMA_SPECIALS:
+        text = text.replace(tok, " ")
+    # learnt within words that start at a space (newlines apart), so that no merge spans two words
+    # and applying them to a whole text, with no pre-tokenizer as in Gemma's, splits it the same way
+    pieces = re.findall(r"\n| ?[^ \n]+", text)
+    words = [list(p.replace(" ", SPACE)) for p in pieces]
+    merges = []
+    while len(vocab) < vocab_size:
+        pairs: Dict[Tuple[str, str], int] = {}
+        for w in words:
+            for a, b in zip(w, w[1:]):
+                pairs[a, b] = pairs.get((a, b), 0) + 1
+        if not pairs:
+            raise ValueError("BPE_TEXT is too short for the vocabulary")
+        best = max(pairs, key=lambda p: (pairs[p], -len(merges)))
+        a, b = best
+        merges.append(f"{a} {b}")
+        vocab[a + b] = len(vocab)
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if w[i] == a and w[i + 1] == b:
+                    w[i:i + 2] = [a + b]
+                i += 1
+    added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in enumerate(GEMMA_SPECIALS)]
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": {"type": "Replace", "pattern": {"String": " "}, "content": SPACE},
+        "pre_tokenizer": None,
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [{"SpecialToken": {"id": "<bos>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+            "pair": [{"SpecialToken": {"id": "<bos>", "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                     {"SpecialToken": {"id": "<bos>", "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+            "special_tokens": {"<bos>": {"id": "<bos>", "ids": [2], "tokens": ["<bos>"]}}},
+        "decoder": {"type": "Sequence", "decoders": [
+            {"type": "Replace", "pattern": {"String": SPACE}, "content": " "},
+            {"type": "ByteFallback"}, {"type": "Fuse"}]},
+        "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "vocab": vocab,
+                  "merges": merges},
+    }
 
 
 def write_test_checkpoints(out: str, families=tuple(FAMILIES), seed: int = 0) -> Dict[str, str]:
