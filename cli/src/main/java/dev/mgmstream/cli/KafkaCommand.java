@@ -10,6 +10,8 @@ import java.util.concurrent.CountDownLatch;
 import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
 import dev.mgmstream.pipeline.registry.RegistryServerConfig;
+import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
+import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -60,6 +62,12 @@ final class KafkaCommand implements Callable<Integer> {
             Map<String, String> config = new HashMap<>(options.resolve(Map.of()));
             config.put("bootstrap.servers", kafka.bootstrapServers());
             EmbeddedPipeline.provision(config);
+            // Every topic's value schema registered now: a producer in another language can fetch the latest
+            // ImageTask schema (use.latest.version) before any stage has run.
+            try (SchemaRegistryClient client = HttpSchemaRegistryClient.fromConfig(
+                    Map.of("schema.registry.url", registry.url()))) {
+                EmbeddedPipeline.registerSchemas(config, client);
+            }
             System.out.println("Kafka broker:    " + kafka.bootstrapServers());
             System.out.println("Schema registry: " + registry.url());
             System.out.println("Data:            " + dataDir.toAbsolutePath());

@@ -123,6 +123,11 @@ class MultiProcessKillTest {
         Process kafka = broker(port, registryPort, "kafka");
         String bootstrap = "localhost:" + port;
         String registry = "http://localhost:" + registryPort;
+        try (var client = dev.mgmstream.schemas.registry.HttpSchemaRegistryClient.fromConfig(
+                Map.of("schema.registry.url", registry))) {
+            assertThat(client.subjects()).as("mgm kafka registers every topic's schema before any stage runs")
+                    .contains("mgm.image-tasks-value", "mgm.answers-value");
+        }
 
         List<String> copies = FULL ? List.of("1", "2") : List.of("1");
         for (String id : copies) {
