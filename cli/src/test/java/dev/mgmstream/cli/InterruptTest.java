@@ -101,7 +101,7 @@ class InterruptTest {
         Process run = processes.start(dir, "run", "run", "--bootstrap-servers", bootstrap, "--schema-registry",
                 registry, "--input", tasks.toString(), "--output", results.toString(), "--timeout", "20m");
         String[] stageArgs = {"stage", "all", "--bootstrap-servers", bootstrap, "--schema-registry", registry,
-                "--set", "lake.warehouse=" + dir.resolve("lake"),
+                "--set", "lake.warehouse=" + dir.resolve("lake"), "--set", "sink.commit.interval.ms=2000",
                 "--set", "encoders.tokens.store.uri=" + dir.resolve("visual-tokens"),
                 "--set", "reasoning.claim.check.roots=" + dir.resolve("visual-tokens"),
                 "--set", "generation.images.dir=" + dir.resolve("generated-images"),

@@ -76,7 +76,7 @@ class MultiProcessKillTest {
                 "--set", "encoders.tokens.store.uri=" + dir.resolve("visual-tokens"),
                 "--set", "reasoning.claim.check.roots=" + dir.resolve("visual-tokens"),
                 "--set", "encoders.source.s3.enabled=false",
-                "--set", "stage.batch.linger.ms=50",
+                "--set", "stage.batch.linger.ms=50", "--set", "sink.commit.interval.ms=2000",
                 "--set", "lake.warehouse=" + dir.resolve("lake"),
                 "--set", "generation.images.dir=" + dir.resolve("generated-images"));
         stages.put(which + "/" + instance, p);
