@@ -61,18 +61,14 @@ class StageFailurePathsTest {
         FaultyClients faults = new FaultyClients();
         AtomicBoolean failedOnce = new AtomicBoolean();
         OutputTopic<String, String> out = topic("rw-out");
-        StageDefinition<String, String> definition = StageDefinition.<String, String>builder("rw")
-                .setInput(List.of("rw-in"), new StringDeserializer(), new StringDeserializer())
-                .setDeadLetterTopic("rw-dlq")
-                .setBatchFunction(batch -> {
-                    if (failedOnce.compareAndSet(false, true)) {
-                        // the coordinator is away for the rewind that follows, and for its first retry
-                        faults.failCommittedLookups.set(2);
-                        throw new TransientBatchException("injected: the accelerator is busy");
-                    }
-                    return copies(batch, out);
-                })
-                .build();
+        StageDefinition<String, String> definition = definition("rw", batch -> {
+            if (failedOnce.compareAndSet(false, true)) {
+                // the coordinator is away for the rewind that follows, and for its first retry
+                faults.failCommittedLookups.set(2);
+                throw new TransientBatchException("injected: the accelerator is busy");
+            }
+            return copies(batch, out);
+        });
         try (Stage<String, String> stage = start(definition, "a", faults, new AtomicInteger(),
                 "stage.batch.retries", "0")) {
             awaitExactlyOnce("rw-out", inputs);
@@ -104,16 +100,12 @@ class StageFailurePathsTest {
         CountDownLatch never = new CountDownLatch(1);
         AtomicBoolean hung = new AtomicBoolean();
         OutputTopic<String, String> out = topic("wd-out");
-        StageDefinition<String, String> definition = StageDefinition.<String, String>builder("wd")
-                .setInput(List.of("wd-in"), new StringDeserializer(), new StringDeserializer())
-                .setDeadLetterTopic("wd-dlq")
-                .setBatchFunction(batch -> {
-                    if (hung.compareAndSet(false, true)) {
-                        never.await(); // a device that does not answer, until interrupted
-                    }
-                    return copies(batch, out);
-                })
-                .build();
+        StageDefinition<String, String> definition = definition("wd", batch -> {
+            if (hung.compareAndSet(false, true)) {
+                never.await(); // a device that does not answer, until interrupted
+            }
+            return copies(batch, out);
+        });
         try (Stage<String, String> stage = start(definition, "a", ClientFactory.KAFKA, new AtomicInteger(),
                 "stage.batch.timeout.ms", "2000")) {
             awaitExactlyOnce("wd-out", inputs);
@@ -129,24 +121,20 @@ class StageFailurePathsTest {
         CountDownLatch release = new CountDownLatch(1);
         AtomicBoolean wedged = new AtomicBoolean();
         OutputTopic<String, String> out = topic("wx-out");
-        StageDefinition<String, String> definition = StageDefinition.<String, String>builder("wx")
-                .setInput(List.of("wx-in"), new StringDeserializer(), new StringDeserializer())
-                .setDeadLetterTopic("wx-dlq")
-                .setBatchFunction(batch -> {
-                    if (wedged.compareAndSet(false, true)) {
-                        // Stuck as native inference can be: deaf to interrupts. No other batch may enter the
-                        // model meanwhile, so the stage gives its partitions up instead.
-                        while (release.getCount() > 0) {
-                            try {
-                                release.await();
-                            } catch (InterruptedException ignored) {
-                                // keeps hanging
-                            }
-                        }
+        StageDefinition<String, String> definition = definition("wx", batch -> {
+            if (wedged.compareAndSet(false, true)) {
+                // Stuck as native inference can be: deaf to interrupts. No other batch may enter the
+                // model meanwhile, so the stage gives its partitions up instead.
+                while (release.getCount() > 0) {
+                    try {
+                        release.await();
+                    } catch (InterruptedException ignored) {
+                        // keeps hanging
                     }
-                    return copies(batch, out);
-                })
-                .build();
+                }
+            }
+            return copies(batch, out);
+        });
         try (Stage<String, String> first = start(definition, "a", ClientFactory.KAFKA, new AtomicInteger(),
                 "stage.batch.timeout.ms", "2000")) {
             await().atMost(PATIENCE).until(() -> first.state() == Stage.State.FAILED);
@@ -170,13 +158,10 @@ class StageFailurePathsTest {
         }
         StageTestKit.produce("big-in", records);
         OutputTopic<String, String> out = topic("big-out");
-        StageDefinition<String, String> definition = StageDefinition.<String, String>builder("big")
-                .setInput(List.of("big-in"), new StringDeserializer(), new StringDeserializer())
-                .setDeadLetterTopic("big-dlq")
-                .setBatchFunction(batch -> batch.stream().<Emitted>map(in -> in.key().equals("huge")
-                        ? Reject.of(in, new IllegalArgumentException("too much to say: " + "y".repeat(10_000)))
-                        : Output.of(in, out, in.key(), in.value())).toList())
-                .build();
+        StageDefinition<String, String> definition = definition("big", batch -> batch.stream().<Emitted>map(
+                in -> in.key().equals("huge")
+                ? Reject.of(in, new IllegalArgumentException("too much to say: " + "y".repeat(10_000)))
+                : Output.of(in, out, in.key(), in.value())).toList());
         AtomicInteger committed = new AtomicInteger();
         try (Stage<String, String> stage = start(definition, "a", ClientFactory.KAFKA, committed,
                 "kafka.producer.max.request.size", "20000")) {
@@ -221,13 +206,18 @@ class StageFailurePathsTest {
 
     private static StageDefinition<String, String> copying(String name, Duration perBatch) {
         OutputTopic<String, String> out = topic(name + "-out");
+        return definition(name, batch -> {
+            Thread.sleep(perBatch.toMillis());
+            return copies(batch, out);
+        });
+    }
+
+    /** A stage reading {@code <name>-in}, dead-lettering to {@code <name>-dlq}. */
+    private static StageDefinition<String, String> definition(String name, BatchFunction<String, String> fn) {
         return StageDefinition.<String, String>builder(name)
                 .setInput(List.of(name + "-in"), new StringDeserializer(), new StringDeserializer())
                 .setDeadLetterTopic(name + "-dlq")
-                .setBatchFunction(batch -> {
-                    Thread.sleep(perBatch.toMillis());
-                    return copies(batch, out);
-                })
+                .setBatchFunction(fn)
                 .build();
     }
 
