@@ -148,6 +148,8 @@ final class GenerationBatch implements BatchFunction<String, GenerationRequest> 
                 .setPromptTokens(r.getPromptTokens())
                 .setCompletionTokens(r.getCompletionTokens())
                 .setGenerationPrompt(r.getPrompt())
+                // reasoning sends a request only for an answer that closed its </h>: the model stopped by itself
+                .setFinishReason(dev.mgmstream.schemas.avro.FinishReason.STOP)
                 .setKind(task.getKind())
                 .setPrompt(task.getPrompt())
                 .setAttributes(task.getAttributes())

@@ -125,7 +125,7 @@ public final class BulkRun {
                             if (pending.remove(spec.taskId()) != null) {
                                 record(results, new TaskResult(spec.taskId(), spec.image(), null,
                                         TaskFile.kindName(spec.kind()), spec.prompt(), TaskResult.FAILED, null, null,
-                                        null, "could not publish the task: " + error.getMessage(), null),
+                                        null, "could not publish the task: " + error.getMessage(), null, null),
                                         byStatus, done, total);
                             }
                         }

@@ -45,6 +45,9 @@ public final class ImageRef {
             return new Resolved(ImageUri.newBuilder().setUri(uri.toString()).setMediaType(mediaType(uri.getPath()))
                     .build(), null);
         }
+        if (Files.isDirectory(file)) {
+            throw new IOException(file + " is a folder, not an image file");
+        }
         if (!Files.isRegularFile(file)) {
             throw new IOException("image file not found: " + file);
         }

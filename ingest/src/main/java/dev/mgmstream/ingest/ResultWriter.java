@@ -61,6 +61,7 @@ public final class ResultWriter implements Closeable {
         put(m, "prompt", r.prompt());
         m.put("status", r.status());
         put(m, "answer", r.answer());
+        put(m, "finish_reason", r.finishReason());
         put(m, "generation_prompt", r.generationPrompt());
         put(m, "generated_image", r.generatedImage());
         put(m, "reason", r.reason());

@@ -127,15 +127,36 @@ public final class TaskFile {
         return id;
     }
 
+    /** A JSON syntax error in a user's words, without the parser's vocabulary (character codes, token names). */
+    private static String plainly(JsonProcessingException e) {
+        String original = String.valueOf(e.getOriginalMessage());
+        String where = e.getLocation() == null || e.getLocation().getColumnNr() < 1 ? ""
+                : " (column " + e.getLocation().getColumnNr() + ")";
+        if (original.contains("end-of-input")) {
+            return "the line ends before the object is closed" + where;
+        }
+        if (original.contains("expecting comma")) {
+            return "a comma is missing between two fields" + where;
+        }
+        if (original.contains("expecting double-quote")) {
+            return "field names must be in double quotes" + where;
+        }
+        if (original.contains("expecting a colon")) {
+            return "a colon is missing after a field name" + where;
+        }
+        return "unexpected text" + where;
+    }
+
     static TaskSpec parseLine(int number, String text) {
         JsonNode node;
         try {
             node = JSON.readTree(text);
         } catch (JsonProcessingException e) {
-            throw new BadLine(null, "not valid JSON (" + e.getOriginalMessage() + ")");
+            throw new BadLine(null, "not valid JSON: " + plainly(e));
         }
         if (node == null || !node.isObject()) {
-            throw new BadLine(null, "expected a JSON object, found " + (node == null ? "nothing" : node.getNodeType()));
+            throw new BadLine(null, "expected a JSON object {...}, found " + (node == null ? "nothing"
+                    : node.getNodeType().name().toLowerCase(java.util.Locale.ROOT).replace("array", "an array")));
         }
         String taskId = optionalText(node, "task_id", null);
         for (Iterator<String> names = node.fieldNames(); names.hasNext(); ) {

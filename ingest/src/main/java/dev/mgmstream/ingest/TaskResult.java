@@ -12,7 +12,7 @@ import dev.mgmstream.schemas.avro.Answer;
  */
 public record TaskResult(String taskId, String image, String imageId, String kind, String prompt, String status,
                          String answer, String generationPrompt, String generatedImage, String reason,
-                         Long latencyMs) {
+                         Long latencyMs, String finishReason) {
 
     public static final String OK = "ok";
     public static final String REJECTED = "rejected";
@@ -34,13 +34,14 @@ public record TaskResult(String taskId, String image, String imageId, String kin
         return new TaskResult(a.getTaskId(), image != null ? image : a.getImage(), a.getImageId(),
                 a.getKind() == null ? null : a.getKind().name().toLowerCase(Locale.ROOT), a.getPrompt(),
                 a.getStatus().name().toLowerCase(Locale.ROOT), a.getText(), a.getGenerationPrompt(),
-                a.getGeneratedImage(), a.getReason(), total != null ? total : fallbackMs);
+                a.getGeneratedImage(), a.getReason(), total != null ? total : fallbackMs,
+                a.getFinishReason() == null ? null : a.getFinishReason().name().toLowerCase(Locale.ROOT));
     }
 
     /** A task the pipeline never saw: refused before publishing (unreadable file, malformed line). */
     public static TaskResult refused(String taskId, TaskSpec task, String reason) {
         return new TaskResult(taskId, task == null ? null : task.image(), null,
                 task == null ? null : TaskFile.kindName(task.kind()), task == null ? null : task.prompt(), REJECTED,
-                null, null, null, reason, null);
+                null, null, null, reason, null, null);
     }
 }

@@ -47,6 +47,13 @@ class ImageRefTest {
                 .hasMessage("image file not found: " + dir.resolve("nope/missing.png"));
     }
 
+    @Test
+    void aFolderNamedAsAnImageIsCalledAFolder() throws IOException {
+        Files.createDirectories(dir.resolve("photos"));
+        assertThatThrownBy(() -> ImageRef.resolve("photos", dir, 10)).isInstanceOf(IOException.class)
+                .hasMessage(dir.resolve("photos") + " is a folder, not an image file");
+    }
+
     private ImageRef.Resolved assertResolves(String image) {
         try {
             return ImageRef.resolve(image, dir, 10);

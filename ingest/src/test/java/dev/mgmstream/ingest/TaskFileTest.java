@@ -37,6 +37,15 @@ class TaskFileTest {
     }
 
     @Test
+    void aJsonMistakeIsExplainedInTheUsersWordsNotTheParsers() {
+        TaskFile.Contents c = parse("{\"image\": \"a.png\" \"kind\": \"caption\"}", "{\"image\": ");
+        assertThat(c.errors().get(0).message())
+                .isEqualTo("not valid JSON: a comma is missing between two fields (column 19)");
+        assertThat(c.errors().get(1).message()).startsWith("not valid JSON: the line ends before the object is closed");
+        assertThat(c.errors()).allSatisfy(e -> assertThat(e.message()).doesNotContain("code 34").doesNotContain("token"));
+    }
+
+    @Test
     void reportsEachBadLineByNumberAndKeepsTheOthers() {
         TaskFile.Contents c = parse(
                 "{\"task_id\": \"ok1\", \"image\": \"a.png\", \"kind\": \"caption\"}",
@@ -56,7 +65,7 @@ class TaskFileTest {
         assertThat(c.errors().get(1).message()).isEqualTo("a vqa task needs a prompt");
         assertThat(c.errors().get(1).taskId()).isEqualTo("v");
         assertThat(c.errors().get(2).message()).contains("unknown kind 'paint'");
-        assertThat(c.errors().get(3).message()).contains("expected a JSON object");
+        assertThat(c.errors().get(3).message()).isEqualTo("expected a JSON object {...}, found an array");
         assertThat(c.errors().get(4).message()).contains("already used on line 1");
         assertThat(c.errors().get(5).message()).contains("unknown field 'promt'");
         assertThat(c.errors().get(6).message()).contains("'image' is required");
