@@ -18,6 +18,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.mgmstream.ingest.BulkRun;
 import dev.mgmstream.ingest.TaskFile;
 import dev.mgmstream.ingest.TaskSpec;
+import dev.mgmstream.lake.LakeSettings;
 import dev.mgmstream.pipeline.stage.TerminationSignals;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import picocli.CommandLine.Command;
@@ -33,7 +34,8 @@ import picocli.CommandLine.Option;
                 "stages with the bundled model (mgm-tiny), publishes the samples (a dozen scenes from the",
                 "synthetic world and two ordinary pictures) as caption, VQA and generation tasks, shows",
                 "progress, prints a table of the answers (with the expected answer for synthetic scenes),",
-                "and writes results.jsonl and the lake table. Generation tasks end with the prompt the model",
+                "and writes results.jsonl and the lake table, both replaced on every demo (like the answers",
+                "table, they show this run; 'mgm run' appends to its lake). Generation tasks end with the prompt the model",
                 "wrote for the image generator and, when a generator is bundled (models/mgm-gen-tiny), the",
                 "generated image under generated-images/."},
         footer = {"", "Example:", "  ./mgm demo", "  ./mgm demo --output /tmp/demo/results.jsonl --lake /tmp/demo/lake"})
@@ -50,7 +52,7 @@ final class DemoCommand implements Callable<Integer> {
     Path output;
 
     @Option(names = "--lake", paramLabel = "DIR", defaultValue = "lake",
-            description = "Lake warehouse folder (default: ${DEFAULT-VALUE}).")
+            description = "Lake warehouse folder; the demo's table in it is replaced (default: ${DEFAULT-VALUE}).")
     Path lake;
 
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "4m", converter = Keys.DurationConverter.class,
@@ -73,6 +75,7 @@ final class DemoCommand implements Callable<Integer> {
         Map<String, String> overrides = new HashMap<>();
         overrides.put("lake.warehouse", lake.toAbsolutePath().toString());
         Map<String, String> config = Keys.withBundledModel(options.resolve(overrides));
+        replaceDemoTable(config, out);
 
         long started = System.nanoTime();
         out.println("Mini-Gemini Stream demo: starting an in-process Kafka broker, the schema registry and the");
@@ -93,6 +96,24 @@ final class DemoCommand implements Callable<Integer> {
         return report(out, tasks, summary, lakeTable, started);
     }
 
+    /**
+     * A second demo would otherwise add its 62 rows to the first one's table while results.jsonl shows only
+     * the second: the demo's table starts afresh, as its results file does. Only a table the demo keeps as
+     * plain files (the hadoop catalog over a local folder) is removed; any other catalog is left alone.
+     */
+    private static void replaceDemoTable(Map<String, String> config, PrintStream out) {
+        LakeSettings lake = LakeSettings.from(config);
+        if (!lake.catalogType().equals("hadoop") || lake.warehouse().contains(":")) {
+            return;
+        }
+        Path table = Path.of(lake.warehouse()).resolve(Path.of("", lake.table().namespace().levels()))
+                .resolve(lake.table().name());
+        if (Files.isDirectory(table)) {
+            out.println("Replacing the lake table of the previous demo at " + table);
+            deleteQuietly(table);
+        }
+    }
+
     private BulkRun.Summary runDemo(Map<String, String> config, Path work, RunCommand run,
                                     PrintStream out, long started) throws Exception {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(config, work, ImageFolders.of(run.input),
@@ -111,7 +132,8 @@ final class DemoCommand implements Callable<Integer> {
         out.println();
         int[] correct = printTable(out, TaskFile.read(tasks), output);
         out.println();
-        out.printf("%d tasks answered in %.1f s: %s%n", summary.results(), (System.nanoTime() - started) / 1e9,
+        out.printf("%d tasks answered in %.1f s from the first publish (%.1f s with the pipeline's start): %s%n",
+                summary.results(), summary.elapsed().toMillis() / 1000.0, (System.nanoTime() - started) / 1e9,
                 summary.byStatus());
         if (correct[1] > 0) {
             out.printf("Synthetic scenes: %d of %d answers exactly as expected.%n", correct[0], correct[1]);
@@ -133,9 +155,13 @@ final class DemoCommand implements Callable<Integer> {
                 answers.put(n.get("task_id").asText(), n);
             }
         }
-        String format = "%-20s %-8s %-42s %-44s %s%n";
+        int width = terminalColumns();
+        int rest = Math.max(40, width - (20 + 1 + 8 + 1 + 1 + 1 + 3));
+        int promptWidth = rest * 45 / 100;
+        int answerWidth = rest - promptWidth;
+        String format = "%-20s %-8s %-" + promptWidth + "s %-" + answerWidth + "s %s%n";
         out.printf(format, "image", "kind", "prompt", "answer", "ok?");
-        out.printf(format, "-".repeat(20), "-".repeat(8), "-".repeat(42), "-".repeat(44), "---");
+        out.printf(format, "-".repeat(20), "-".repeat(8), "-".repeat(promptWidth), "-".repeat(answerWidth), "---");
         int right = 0;
         int graded = 0;
         for (TaskSpec t : byId.values()) {
@@ -147,31 +173,63 @@ final class DemoCommand implements Callable<Integer> {
                 shown = "(no answer)";
             } else if (!"ok".equals(r.path("status").asText())) {
                 shown = r.path("status").asText() + ": " + r.path("reason").asText();
+            } else if (!r.path("generation_prompt").asText().isEmpty()) {
+                // the model's reply is this prompt between <h> and </h>; the tags are for the generator, not a reader
+                shown = "prompt for the generator: " + r.path("generation_prompt").asText();
             } else {
                 shown = r.path("answer").asText();
+            }
+            List<String> lines = wrap(shown, answerWidth);
+            if (lines.size() > 3) {
+                lines = new java.util.ArrayList<>(lines.subList(0, 3));
+                lines.set(2, clip(lines.get(2) + " ...", answerWidth));
             }
             if (expected != null) {
                 graded++;
                 boolean ok = r != null && expected.trim().equals(r.path("answer").asText().trim());
                 right += ok ? 1 : 0;
-                mark = ok ? "yes" : "no, expected " + clip(expected, 60);
-            }
-            List<String> lines = wrap(shown, 44);
-            if (lines.size() > 3) {
-                lines = new java.util.ArrayList<>(lines.subList(0, 3));
-                lines.set(2, clip(lines.get(2) + " ...", 44));
+                mark = ok ? "yes" : "no";
+                if (!ok) {
+                    lines.add(clip("expected: " + expected, answerWidth));
+                }
             }
             if (r != null && !r.path("generated_image").asText().isEmpty()) {
                 String uri = r.path("generated_image").asText();
-                lines.add(clip("image: generated-images/" + uri.substring(uri.lastIndexOf('/') + 1), 44));
+                lines.add(clip("image: generated-images/" + uri.substring(uri.lastIndexOf('/') + 1), answerWidth));
             }
             out.printf(format, clip(Path.of(t.image()).getFileName().toString(), 20), TaskFile.kindName(t.kind()),
-                    clip(t.prompt(), 42), lines.get(0), mark);
+                    clip(t.prompt(), promptWidth), lines.get(0), mark);
             for (String more : lines.subList(1, lines.size())) {
                 out.printf(format, "", "", "", more, "");
             }
         }
         return new int[] {right, graded};
+    }
+
+    /**
+     * The terminal's width: $COLUMNS when the shell exports it, else what stty says of the terminal, else 120
+     * (a log or a pipe).
+     */
+    static int terminalColumns() {
+        String env = System.getenv("COLUMNS");
+        if (env != null && env.trim().matches("\\d+")) {
+            return Integer.parseInt(env.trim());
+        }
+        if (System.console() != null) {
+            try {
+                Process stty = new ProcessBuilder("stty", "size").redirectInput(ProcessBuilder.Redirect.from(
+                        new java.io.File("/dev/tty"))).redirectErrorStream(true).start();
+                String[] size = new String(stty.getInputStream().readAllBytes()).trim().split("\\s+");
+                if (stty.waitFor() == 0 && size.length == 2 && size[1].matches("\\d+")) {
+                    return Integer.parseInt(size[1]);
+                }
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            } catch (IOException | RuntimeException e) {
+                // no terminal to ask
+            }
+        }
+        return 120;
     }
 
     /** Breaks text at spaces into lines of at most {@code width} characters (longer words are cut). */

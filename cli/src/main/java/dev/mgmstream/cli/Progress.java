@@ -23,6 +23,8 @@ final class Progress implements BulkRun.Listener {
     private final long started = System.nanoTime();
     private final Map<String, Integer> byStatus = new TreeMap<>();
     private long lastShown;
+    /** When the first result came: the models' first batch is slow, so the rate that predicts starts here. */
+    private long firstResultAt;
     private int done;
     private int total;
 
@@ -58,6 +60,9 @@ final class Progress implements BulkRun.Listener {
         this.total = total;
         byStatus.merge(result.status(), 1, Integer::sum);
         long now = System.nanoTime();
+        if (firstResultAt == 0) {
+            firstResultAt = now;
+        }
         if (terminal ? now - lastShown >= REDRAW_EVERY_NANOS || done == total : now - lastShown >= PLAIN_EVERY_NANOS) {
             lastShown = now;
             show(now);
@@ -77,7 +82,10 @@ final class Progress implements BulkRun.Listener {
     private void show(long now) {
         double seconds = Math.max(1e-3, (now - started) / 1e9);
         double rate = done / seconds;
-        String eta = rate > 0 && total > done ? duration((total - done) / rate) : "-";
+        // No promise from the first few results (the first one waits for the pipeline, then a batch lands at once).
+        double flowing = done > 1 && now > firstResultAt ? (done - 1) / ((now - firstResultAt) / 1e9) : 0;
+        String eta = total <= done ? "-"
+                : done < Math.max(3, total / 20) || flowing <= 0 ? "..." : duration((total - done) / flowing);
         String text = String.format("%d/%d results  %.1f/s  ETA %s  %s", done, total, rate, eta, byStatus);
         if (terminal) {
             int filled = total == 0 ? BAR : (int) Math.round(BAR * (double) done / total);

@@ -29,7 +29,7 @@ import picocli.CommandLine.Spec;
                 "Publishes the tasks of a task file (the format of 'mgm run') to the image-tasks topic and",
                 "prints one line per task, {\"task_id\": ..., \"line\": N}, so answers can be matched later",
                 "('mgm results'). Malformed lines and unreadable images are reported on stderr.",
-                "Exit code: 0 all published; 2 some lines or images were refused."},
+                "Exit code: 0 all published; 2 some lines or images were refused; 64 the command line did not parse."},
         footer = {"", "Example:",
                 "  ./mgm publish --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081 --input tasks.jsonl"})
 final class PublishCommand implements Callable<Integer> {

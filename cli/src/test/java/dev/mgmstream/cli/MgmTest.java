@@ -42,6 +42,12 @@ class MgmTest {
     }
 
     @Test
+    void runsHelpStatesEveryExitCode() {
+        assertThat((String) mgm("run", "--help")[1]).contains("0 every task has its result").contains("1 some have none")
+                .contains("2 every task").contains("3 the run could not start").contains("64 the command line did not parse");
+    }
+
+    @Test
     void theTopLevelHelpListsTheCommands() {
         Object[] r = mgm("--help");
         assertThat((String) r[1]).contains("demo", "run", "kafka", "stage", "publish", "results", "./mgm demo");
