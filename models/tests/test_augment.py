@@ -34,6 +34,7 @@ class AugmentTest(unittest.TestCase):
     def test_every_variation_is_drawn(self):
         self.assertTrue({1} < {a.aa for a in AUGS}, "anti-aliasing both off and on")
         self.assertEqual({a.text_aa for a in AUGS}, {True, False})
+        self.assertTrue({1} < {a.text_scale for a in AUGS}, "hinted and supersampled glyphs")
         self.assertTrue(any(a.tint != (0, 0, 0) for a in AUGS) and any(a.tint == (0, 0, 0) for a in AUGS))
         self.assertTrue(all(max(abs(t) for t in a.tint) <= 6 and a.noise <= 8 for a in AUGS))
         self.assertTrue(any(a.noise > 0 for a in AUGS))
@@ -55,6 +56,10 @@ class AugmentTest(unittest.TestCase):
         b0 = ink_box(np.asarray(world.render(scene, plain)), box)
         b1 = ink_box(np.asarray(world.render(scene, world.Augment(aa=1, text_dx=1, text_dy=-1))), box)
         self.assertEqual(tuple(np.subtract(b1, b0)), (1, -1, 1, -1))
+        big = dict(aa=1, text_scale=4, text_aa=False)
+        b0 = ink_box(np.asarray(world.render(scene, world.Augment(**big))), box)
+        b1 = ink_box(np.asarray(world.render(scene, world.Augment(text_dx=-1, text_dy=1, **big))), box)
+        self.assertEqual(tuple(np.subtract(b1, b0)), (-1, 1, -1, 1))
 
     def test_augmented_scenes_still_show_their_contents(self):
         rng = random.Random(11)
