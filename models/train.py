@@ -409,10 +409,14 @@ def hr_from_maps(maps, rows):
     return HRConvNeXt.concat([m[rows].float() for m in maps])
 
 
-def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
+def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60, augment_seed=None):
     scenes = world.sample_scenes(VAL_SEED, n_scenes)
     rng = random.Random(5)
-    imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+    if augment_seed is None:
+        imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+    else:
+        imgs = np.stack([np.asarray(world.render(s, world.augment_for(augment_seed, i)))
+                         for i, (s, _) in enumerate(scenes)])
     hr = from_uint8(imgs)
     with torch.no_grad():
         vis = proj(vit(lr_from_hr(hr, cfg.lr_size)), cnx(hr) if cfg.use_hr else None)
@@ -583,6 +587,119 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     save()
 
 
+# ------------------------------------------------------------------ robustness fine-tune (issue 20)
+
+def _views(imgs: np.ndarray, cfg: Config):
+    hr = from_uint8(imgs)
+    return lr_from_hr(hr, cfg.lr_size), hr
+
+
+def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, steps: int, lr: float,
+                    parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
+                    check_every: int, threads: int, aux_letters: float = 1.0, seed: int = 17):
+    """Continues a finished model on augmented renders of freshly drawn scenes.
+
+    The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
+    features fell outside what mining and the LM had seen, and with them the sign (and captions, and
+    even `is_sign`). Here only the parts named in `parts` train (default: the HR ConvNeXt and the
+    projector with mining); the language model stays frozen, so its graph and weights are unchanged.
+    Losses: the LM's own answer loss on the augmented image (through the frozen LM); the visual tokens
+    of the augmented image pulled towards the frozen original's tokens on the plain render of the same
+    scene (`distill`, so what it answered right stays the same); and mining's attention on the sign's
+    centre, as in training; and a fresh linear head reading the sign's letters from its cell's visual
+    token (`aux_letters`, dropped afterwards), the auxiliary loss that first taught mining the letters:
+    the answer loss reaches them only through the frozen LM."""
+    import copy
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    ck = torch.load(checkpoint)
+    cfg = Config.from_dict(ck["config"])
+    student = MGMTiny(cfg)
+    student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
+    teacher = copy.deepcopy(student).eval().requires_grad_(False)
+    student.eval().requires_grad_(False)        # no dropout or batch statistics: eval mode throughout
+    named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector}
+    params = []
+    for part in parts.split(","):
+        if named.get(part) is None:
+            if part == "hr" and not cfg.use_hr:
+                continue      # the LR-only ablation has no HR branch: the same run trains the rest
+            raise SystemExit(f"--robust-parts: unknown or absent part {part!r}")
+        named[part].requires_grad_(True)
+        params += list(named[part].parameters())
+    tok = Tokenizer.load(tokenizer)
+    image_id = tok.id("<image>")
+    letter_head = nn.Linear(cfg.lm_dim, 3 * 32)
+    opt = torch.optim.AdamW(params + list(letter_head.parameters()), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    rng = random.Random(seed)
+    out = os.path.join(work, out_name)
+    os.makedirs(out, exist_ok=True)
+    tag = f"[{out_name}]"
+    log(f"{tag} robustness fine-tune of {checkpoint}: {parts} train, {steps} steps, lr {lr}, "
+        f"{batch} images x {tasks_per_image} tasks, distill {distill}")
+
+    def save(step):
+        torch.save({"config": cfg.to_dict(), "state": student.state_dict(), "step": step,
+                    "robust_from": checkpoint}, os.path.join(out, "model.pt"))
+        log(f"{tag} saved {out}/model.pt (step {step})")
+
+    def check(step):
+        clean = quick_eval(cfg, tok, student.projector, student.lm, student.lr_encoder, student.hr_encoder)
+        aug = quick_eval(cfg, tok, student.projector, student.lm, student.lr_encoder, student.hr_encoder,
+                         augment_seed=VAL_SEED + 7)
+        log(f"{tag} quick check at step {step}: plain {clean}")
+        log(f"{tag} quick check at step {step}: augmented {aug}")
+
+    check(0)
+    t_start = time.time()
+    for step in range(steps):
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(step, steps, lr, warmup=30)
+        scenes = [world.random_scene(rng) for _ in range(batch)]
+        augs = [world.random_augment(rng) for _ in range(batch)]
+        imgs = np.stack([np.asarray(world.render(sc, a)) for sc, a in zip(scenes, augs)])
+        plain = np.stack([np.asarray(world.render(sc)) for sc in scenes])
+        with torch.no_grad():
+            target = teacher.visual_tokens(*_views(plain, cfg))
+        lr_v, hr_v = _views(imgs, cfg)
+        feats_lr = student.lr_encoder(lr_v)
+        vis, scores = student.projector.project(feats_lr, student.hr_encoder(hr_v) if cfg.use_hr else None)
+        items = []
+        for r, sc in enumerate(scenes):
+            for _ in range(tasks_per_image):
+                t = sample_task(rng, sc)
+                items.append((r, t.prompt, t.answer))
+        ids, tgt = batch_sequences(tok, cfg, items)
+        x = splice(student.lm, ids, image_id, vis[torch.tensor([r for r, _, _ in items])])
+        b, t = ids.shape
+        logits, _ = student.lm(x, torch.ones(b, t, dtype=torch.long), torch.arange(t).expand(b, t))
+        lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
+        dist = ((vis - target) ** 2).mean() / (target ** 2).mean()
+        loss = lm_loss + distill * dist
+        signs = [(r, sc) for r, sc in enumerate(scenes) if sc.sign is not None]
+        letters = torch.zeros(())
+        if signs:
+            rows = torch.tensor([r for r, _ in signs])
+            cells = torch.tensor([sc.sign.cell for _, sc in signs])
+            if scores is not None and mining_attention_weight > 0:
+                subs = torch.tensor([sign_centre_subpatch(sc, cfg) for _, sc in signs])
+                loss = loss + mining_attention_weight * F.cross_entropy(scores[rows, cells], subs)
+            if aux_letters > 0:
+                y = torch.tensor([[CHAR_IDX[c] for c in sc.sign.text] for _, sc in signs])
+                letters = F.cross_entropy(letter_head(vis[rows, cells]).reshape(-1, 32), y.reshape(-1))
+                loss = loss + aux_letters * letters
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 25 == 0 or step == steps - 1:
+            el = time.time() - t_start
+            log(f"{tag} step {step + 1}/{steps} lm {lm_loss.item():.4f} distill {dist.item():.4f} letters {letters.item():.3f} "
+                f"total {loss.item():.4f} elapsed {el / 60:.1f} min eta {el / (step + 1) * (steps - step - 1) / 60:.1f} min")
+        if (step + 1) % check_every == 0 or step + 1 == steps:
+            check(step + 1)
+            save(step + 1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
@@ -627,6 +744,18 @@ def main():
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
     ap.add_argument("--no-augment", action="store_true",
                     help="render training images with the plain renderer only (the recipe before issue 20)")
+    ap.add_argument("--robust-from", default="",
+                    help="robustness fine-tune of this finished model.pt on augmented renders (issue 20), then stop")
+    ap.add_argument("--robust-tokenizer", default="", help="its tokenizer.json (default: beside the model's folder)")
+    ap.add_argument("--robust-steps", type=int, default=1200)
+    ap.add_argument("--robust-lr", type=float, default=3e-4)
+    ap.add_argument("--robust-parts", default="hr,projector", help="parts that train: hr, lr, projector")
+    ap.add_argument("--robust-batch", type=int, default=8, help="images per step")
+    ap.add_argument("--robust-tasks", type=int, default=4, help="tasks per image")
+    ap.add_argument("--robust-distill", type=float, default=1.0,
+                    help="weight of the pull towards the original's visual tokens on the plain render")
+    ap.add_argument("--robust-aux-letters", type=float, default=1.0,
+                    help="weight of a fresh linear head reading the sign's letters from the visual tokens")
     a = ap.parse_args()
     global AUGMENT
     AUGMENT = not a.no_augment
@@ -646,6 +775,13 @@ def main():
             TEMPLATE_WEIGHT[name] = w
         log(f"template weights: {TEMPLATE_WEIGHT}")
     data.HARD_WHERE = a.hard_where or 0.0
+    if a.robust_from:
+        tok_path = a.robust_tokenizer or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.robust_from))),
+                                                      "tokenizer.json")
+        robust_finetune(a.robust_from, tok_path, a.work, a.out_name or "robust", a.robust_steps, a.robust_lr,
+                        a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
+                        a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters)
+        return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
