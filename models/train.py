@@ -596,7 +596,8 @@ def _views(imgs: np.ndarray, cfg: Config):
 
 def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, steps: int, lr: float,
                     parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
-                    check_every: int, threads: int, aux_letters: float = 1.0, seed: int = 17):
+                    check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
+                    sign_weight: float = 20.0, seed: int = 17):
     """Continues a finished model on augmented renders of freshly drawn scenes.
 
     The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
@@ -604,8 +605,10 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     even `is_sign`). Here only the parts named in `parts` train (default: the HR ConvNeXt and the
     projector with mining); the language model stays frozen, so its graph and weights are unchanged.
     Losses: the LM's own answer loss on the augmented image (through the frozen LM); the visual tokens
-    of the augmented image pulled towards the frozen original's tokens on the plain render of the same
-    scene (`distill`, so what it answered right stays the same); and mining's attention on the sign's
+    of the augmented image (`distill_on` "tokens") or its HR feature map ("hr", the sign's locations
+    weighed `sign_weight` times more) pulled towards the frozen original's on the plain render of the
+    same scene (`distill`: the original reads 90% of plain signs, and mining and the LM downstream
+    already understand its features); and mining's attention on the sign's
     centre, as in training; and a fresh linear head reading the sign's letters from its cell's visual
     token (`aux_letters`, dropped afterwards), the auxiliary loss that first taught mining the letters:
     the answer loss reaches them only through the frozen LM."""
@@ -660,10 +663,13 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
         imgs = np.stack([np.asarray(world.render(sc, a)) for sc, a in zip(scenes, augs)])
         plain = np.stack([np.asarray(world.render(sc)) for sc in scenes])
         with torch.no_grad():
-            target = teacher.visual_tokens(*_views(plain, cfg))
+            p_lr, p_hr = _views(plain, cfg)
+            target = teacher.visual_tokens(p_lr, p_hr if cfg.use_hr else None)
+            target_map = teacher.hr_encoder(p_hr) if cfg.use_hr and distill_on == "hr" else None
         lr_v, hr_v = _views(imgs, cfg)
         feats_lr = student.lr_encoder(lr_v)
-        vis, scores = student.projector.project(feats_lr, student.hr_encoder(hr_v) if cfg.use_hr else None)
+        hr_map = student.hr_encoder(hr_v) if cfg.use_hr else None
+        vis, scores = student.projector.project(feats_lr, hr_map)
         items = []
         for r, sc in enumerate(scenes):
             for _ in range(tasks_per_image):
@@ -674,7 +680,17 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
         b, t = ids.shape
         logits, _ = student.lm(x, torch.ones(b, t, dtype=torch.long), torch.arange(t).expand(b, t))
         lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
-        dist = ((vis - target) ** 2).mean() / (target ** 2).mean()
+        if target_map is not None:
+            w = torch.ones(batch, 1, cfg.hr_map, cfg.hr_map)
+            for r, sc in enumerate(scenes):
+                if sc.sign is not None:
+                    x0, y0, x1, y1 = world.sign_box(sc.sign)
+                    st = cfg.cnx_stem_stride
+                    w[r, :, y0 // st:-(-y1 // st), x0 // st:-(-x1 // st)] = sign_weight
+            scale = target_map.var(dim=(0, 2, 3), keepdim=True) + 1e-6
+            dist = (w * (hr_map - target_map) ** 2 / scale).sum() / (w.sum() * hr_map.shape[1])
+        else:
+            dist = ((vis - target) ** 2).mean() / (target ** 2).mean()
         loss = lm_loss + distill * dist
         signs = [(r, sc) for r, sc in enumerate(scenes) if sc.sign is not None]
         letters = torch.zeros(())
@@ -686,7 +702,10 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
                 loss = loss + mining_attention_weight * F.cross_entropy(scores[rows, cells], subs)
             if aux_letters > 0:
                 y = torch.tensor([[CHAR_IDX[c] for c in sc.sign.text] for _, sc in signs])
-                letters = F.cross_entropy(letter_head(vis[rows, cells]).reshape(-1, 32), y.reshape(-1))
+                # normalised first: the tokens reach ~80, and a fresh head on them started at a loss of 23
+                # whose gradients pulled every token away from the original (measured, first 150 steps)
+                tokens = F.layer_norm(vis[rows, cells], (cfg.lm_dim,))
+                letters = F.cross_entropy(letter_head(tokens).reshape(-1, 32), y.reshape(-1))
                 loss = loss + aux_letters * letters
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
@@ -756,6 +775,10 @@ def main():
                     help="weight of the pull towards the original's visual tokens on the plain render")
     ap.add_argument("--robust-aux-letters", type=float, default=1.0,
                     help="weight of a fresh linear head reading the sign's letters from the visual tokens")
+    ap.add_argument("--robust-distill-on", choices=["hr", "tokens"], default="hr",
+                    help="what is pulled towards the original's on the plain render: the HR map or the visual tokens")
+    ap.add_argument("--robust-sign-weight", type=float, default=20.0,
+                    help="extra weight of the sign's locations in the HR-map distillation")
     a = ap.parse_args()
     global AUGMENT
     AUGMENT = not a.no_augment
@@ -780,7 +803,8 @@ def main():
                                                       "tokenizer.json")
         robust_finetune(a.robust_from, tok_path, a.work, a.out_name or "robust", a.robust_steps, a.robust_lr,
                         a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
-                        a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters)
+                        a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
+                        a.robust_distill_on, a.robust_sign_weight)
         return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
