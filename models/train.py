@@ -597,7 +597,7 @@ def _views(imgs: np.ndarray, cfg: Config):
 def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, steps: int, lr: float,
                     parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
                     check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
-                    sign_weight: float = 20.0, seed: int = 17):
+                    sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, seed: int = 17):
     """Continues a finished model on augmented renders of freshly drawn scenes.
 
     The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
@@ -611,7 +611,9 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     already understand its features); and mining's attention on the sign's
     centre, as in training; and a fresh linear head reading the sign's letters from its cell's visual
     token (`aux_letters`, dropped afterwards), the auxiliary loss that first taught mining the letters:
-    the answer loss reaches them only through the frozen LM."""
+    the answer loss reaches them only through the frozen LM; and (`hr_letters`) the HR encoder's own
+    letter reading at the sign's centre on augmented crops around fresh signs, the task that taught it
+    the letters in the first place, through a fresh head on stages 1-2 (dropped afterwards)."""
     import copy
     torch.set_num_threads(threads)
     torch.manual_seed(seed)
@@ -633,7 +635,14 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     tok = Tokenizer.load(tokenizer)
     image_id = tok.id("<image>")
     letter_head = nn.Linear(cfg.lm_dim, 3 * 32)
-    opt = torch.optim.AdamW(params + list(letter_head.parameters()), lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    n_local = cfg.cnx_dims[0] + cfg.cnx_dims[1]
+    hr_letter_head = nn.Conv2d(n_local, 3 * 32, 1)
+    use_hr_letters = cfg.use_hr and hr_letters > 0 and student.hr_encoder.stem[0].weight.requires_grad
+    # the fresh heads learn faster than the pretrained parts they read
+    groups = [{"params": params, "scale": 1.0},
+              {"params": list(letter_head.parameters()) + list(hr_letter_head.parameters()), "scale": 5.0}]
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    crop_rng = random.Random(seed + 1)
     rng = random.Random(seed)
     out = os.path.join(work, out_name)
     os.makedirs(out, exist_ok=True)
@@ -657,7 +666,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     t_start = time.time()
     for step in range(steps):
         for pg in opt.param_groups:
-            pg["lr"] = cosine_lr(step, steps, lr, warmup=30)
+            pg["lr"] = cosine_lr(step, steps, lr, warmup=30) * pg["scale"]
         scenes = [world.random_scene(rng) for _ in range(batch)]
         augs = [world.random_augment(rng) for _ in range(batch)]
         imgs = np.stack([np.asarray(world.render(sc, a)) for sc, a in zip(scenes, augs)])
@@ -707,12 +716,17 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
                 tokens = F.layer_norm(vis[rows, cells], (cfg.lm_dim,))
                 letters = F.cross_entropy(letter_head(tokens).reshape(-1, 32), y.reshape(-1))
                 loss = loss + aux_letters * letters
+        hr_acc = 0.0
+        if use_hr_letters:
+            hl, hr_acc = letter_loss(student.hr_encoder, hr_letter_head, n_local, crop_rng, crops, cfg.cnx_stem_stride)
+            loss = loss + hr_letters * hl
         opt.zero_grad(); loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
         if step % 25 == 0 or step == steps - 1:
             el = time.time() - t_start
             log(f"{tag} step {step + 1}/{steps} lm {lm_loss.item():.4f} distill {dist.item():.4f} letters {letters.item():.3f} "
+                f"HR letters on crops {hr_acc:.3f} "
                 f"total {loss.item():.4f} elapsed {el / 60:.1f} min eta {el / (step + 1) * (steps - step - 1) / 60:.1f} min")
         if (step + 1) % check_every == 0 or step + 1 == steps:
             check(step + 1)
@@ -779,6 +793,9 @@ def main():
                     help="what is pulled towards the original's on the plain render: the HR map or the visual tokens")
     ap.add_argument("--robust-sign-weight", type=float, default=20.0,
                     help="extra weight of the sign's locations in the HR-map distillation")
+    ap.add_argument("--robust-hr-letters", type=float, default=1.0,
+                    help="weight of the HR encoder's letter reading on augmented crops (fresh head)")
+    ap.add_argument("--robust-crops", type=int, default=32, help="crops per step for that")
     a = ap.parse_args()
     global AUGMENT
     AUGMENT = not a.no_augment
@@ -804,7 +821,7 @@ def main():
         robust_finetune(a.robust_from, tok_path, a.work, a.out_name or "robust", a.robust_steps, a.robust_lr,
                         a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
                         a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
-                        a.robust_distill_on, a.robust_sign_weight)
+                        a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops)
         return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
