@@ -623,7 +623,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
     teacher = copy.deepcopy(student).eval().requires_grad_(False)
     student.eval().requires_grad_(False)        # no dropout or batch statistics: eval mode throughout
-    named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector}
+    named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector, "lm": student.lm}
     params = []
     for part in parts.split(","):
         if named.get(part) is None:
@@ -782,7 +782,7 @@ def main():
     ap.add_argument("--robust-tokenizer", default="", help="its tokenizer.json (default: beside the model's folder)")
     ap.add_argument("--robust-steps", type=int, default=1200)
     ap.add_argument("--robust-lr", type=float, default=3e-4)
-    ap.add_argument("--robust-parts", default="hr,projector", help="parts that train: hr, lr, projector")
+    ap.add_argument("--robust-parts", default="hr,projector", help="parts that train: hr, lr, projector, lm")
     ap.add_argument("--robust-batch", type=int, default=8, help="images per step")
     ap.add_argument("--robust-tasks", type=int, default=4, help="tasks per image")
     ap.add_argument("--robust-distill", type=float, default=1.0,
