@@ -597,7 +597,8 @@ def _views(imgs: np.ndarray, cfg: Config):
 def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, steps: int, lr: float,
                     parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
                     check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
-                    sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, seed: int = 17):
+                    sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, reset_mining: bool = False,
+                    seed: int = 17):
     """Continues a finished model on augmented renders of freshly drawn scenes.
 
     The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
@@ -622,6 +623,10 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     student = MGMTiny(cfg)
     student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
     teacher = copy.deepcopy(student).eval().requires_grad_(False)
+    if reset_mining and student.projector.mining is not None:
+        # issue 20's measurement: mining learnt from the answer loss alone (no auxiliary losses), here
+        # from fresh weights under the trained LM
+        student.projector.mining = type(student.projector.mining)(cfg)
     student.eval().requires_grad_(False)        # no dropout or batch statistics: eval mode throughout
     named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector, "lm": student.lm}
     params = []
@@ -669,7 +674,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
             pg["lr"] = cosine_lr(step, steps, lr, warmup=30) * pg["scale"]
         scenes = [world.random_scene(rng) for _ in range(batch)]
         augs = [world.random_augment(rng) for _ in range(batch)]
-        imgs = np.stack([np.asarray(world.render(sc, a)) for sc, a in zip(scenes, augs)])
+        imgs = np.stack([np.asarray(world.render(sc, a if AUGMENT else None)) for sc, a in zip(scenes, augs)])
         plain = np.stack([np.asarray(world.render(sc)) for sc in scenes])
         with torch.no_grad():
             p_lr, p_hr = _views(plain, cfg)
@@ -796,6 +801,8 @@ def main():
     ap.add_argument("--robust-hr-letters", type=float, default=1.0,
                     help="weight of the HR encoder's letter reading on augmented crops (fresh head)")
     ap.add_argument("--robust-crops", type=int, default=32, help="crops per step for that")
+    ap.add_argument("--robust-reset-mining", action="store_true",
+                    help="start mining from fresh weights (to measure what the losses given teach it)")
     a = ap.parse_args()
     global AUGMENT
     AUGMENT = not a.no_augment
@@ -821,7 +828,8 @@ def main():
         robust_finetune(a.robust_from, tok_path, a.work, a.out_name or "robust", a.robust_steps, a.robust_lr,
                         a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
                         a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
-                        a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops)
+                        a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops,
+                        a.robust_reset_mining)
         return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
