@@ -3,7 +3,10 @@
 
 Usage: models/py models/evaluate.py [--model models/mgm-tiny] [--ablation models/mgm-tiny-lronly]
                                     [--scenes 300] [--card models/mgm-tiny/MODEL_CARD.md]
+                                    [--renderer train|alt] [--seed N]
 The held-out scenes come from seed 9001, which training never uses (it uses 1000 and 2000).
+`--renderer alt` draws them with mgm/world_alt.py, the second rendering path that training never
+sees; with `--seed` a fresh seed (see the card for which seeds were used for choices).
 """
 from __future__ import annotations
 
@@ -44,9 +47,13 @@ def f1(pred: str, gold: str) -> float:
     return 2 * prec * rec / (prec + rec)
 
 
-def held_out(n: int):
-    scenes = world.sample_scenes(EVAL_SEED, n)
-    rng = random.Random(EVAL_SEED)
+def held_out(n: int, seed: int = EVAL_SEED, renderer: str = "train"):
+    if renderer == "alt":
+        from mgm import world_alt   # evaluation only: training never imports it
+        scenes = world_alt.sample_scenes(seed, n)
+    else:
+        scenes = world.sample_scenes(seed, n)
+    rng = random.Random(seed)
     tasks = []
     for i, (scene, _) in enumerate(scenes):
         by = {}
@@ -59,13 +66,20 @@ def held_out(n: int):
     return scenes, tasks
 
 
+def scene_images(scenes, renderer: str = "train") -> np.ndarray:
+    if renderer == "alt":
+        from mgm import world_alt
+        return np.stack([np.asarray(world_alt.scene_image(s, q)) for s, q in scenes])
+    return np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+
+
 @torch.no_grad()
-def evaluate(model_dir: str, scenes, tasks, batch: int = 64):
+def evaluate(model_dir: str, scenes, tasks, batch: int = 64, renderer: str = "train", threads: int = 0):
     m = Loaded.from_dir(model_dir)
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
     vis = []
     for i in range(0, len(scenes), 32):
-        imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes[i:i + 32]])
+        imgs = scene_images(scenes[i:i + 32], renderer)
         hr = from_uint8(imgs)
         vis.append(m.model.visual_tokens(lr_from_hr(hr, m.cfg.lr_size), hr if m.cfg.use_hr else None))
     vis = torch.cat(vis)
@@ -119,14 +133,21 @@ def main():
     ap.add_argument("--scenes", type=int, default=300)
     ap.add_argument("--json", default=None, help="also write the full results here")
     ap.add_argument("--card", default=None, help="replace the table between the EVAL markers in this file")
+    ap.add_argument("--renderer", choices=["train", "alt"], default="train",
+                    help="draw the scenes with the training renderer or the independent one (mgm/world_alt.py)")
+    ap.add_argument("--seed", type=int, default=EVAL_SEED, help="scene seed (never 1000 or 2000: training's)")
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0: every core)")
     a = ap.parse_args()
-    scenes, tasks = held_out(a.scenes)
-    print(f"held-out set: {len(scenes)} scenes (seed {EVAL_SEED}), {len(tasks)} tasks", flush=True)
+    if a.seed in (1000, 2000, 2001):
+        raise SystemExit(f"seed {a.seed} is one training uses")
+    scenes, tasks = held_out(a.scenes, a.seed, a.renderer)
+    print(f"held-out set: {len(scenes)} scenes (seed {a.seed}, {a.renderer} renderer), {len(tasks)} tasks",
+          flush=True)
     results = {}
     for name, d in (("mgm-tiny", a.model), ("mgm-tiny-lronly", a.ablation)):
         if d and os.path.exists(os.path.join(d, "pytorch", "model.pt")):
             t = time.time()
-            results[name] = evaluate(d, scenes, tasks)
+            results[name] = evaluate(d, scenes, tasks, renderer=a.renderer, threads=a.threads)
             print(f"{name}: evaluated in {time.time() - t:.0f}s", flush=True)
     table = card_table(results)
     print(table)

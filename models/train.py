@@ -50,14 +50,24 @@ log = ProgressLog()
 
 
 def _render(args):
-    scene, q = args
+    scene, q, aug = args
+    if aug is not None:
+        return np.asarray(world.render(scene, aug), dtype=np.uint8)
     return np.asarray(world.scene_image(scene, q), dtype=np.uint8)
 
 
-def render_pool(seed: int, count: int, workers: int = 2):
+# Training images are drawn with `world.random_augment` (anti-aliasing on and off, background tints,
+# noise, resampling, JPEG 60-95 or PNG, the sign's text moved by a pixel): the model trained on one
+# rasterisation read 74% of an independent renderer's signs against 90% of its own.
+AUGMENT = True
+
+
+def render_pool(seed: int, count: int, workers: int = 2, augment: bool = None):
+    augment = AUGMENT if augment is None else augment
     scenes = world.sample_scenes(seed, count)
+    jobs = [(s, q, world.augment_for(seed, i) if augment else None) for i, (s, q) in enumerate(scenes)]
     with Pool(workers) as p:
-        imgs = p.map(_render, scenes, chunksize=32)
+        imgs = p.map(_render, jobs, chunksize=32)
     return [s for s, _ in scenes], np.stack(imgs)
 
 
@@ -208,7 +218,10 @@ def fresh_sign_crops(rng: random.Random, n: int, crop: int, stride: int):
                           rng.randint(-world.JITTER, world.JITTER))
         scene = world.Scene((), sign, rng.choice(list(world.BACKGROUNDS)), rng.random() < 0.5, True,
                             rng.randrange(2 ** 31))
-        img = np.asarray(world.scene_image(scene, rng.randint(90, 98) if rng.random() < 0.25 else None))
+        if AUGMENT:
+            img = np.asarray(world.render(scene, world.random_augment(rng)))
+        else:
+            img = np.asarray(world.scene_image(scene, rng.randint(90, 98) if rng.random() < 0.25 else None))
         x0, y0, x1, y1 = world.sign_box(sign)
         cx, cy = (x0 + x1) // 2, (y0 + y1) // 2
         ox = min(max(0, (cx // stride + rng.randint(-1, 1)) * stride - crop // 2), 384 - crop)
@@ -396,10 +409,14 @@ def hr_from_maps(maps, rows):
     return HRConvNeXt.concat([m[rows].float() for m in maps])
 
 
-def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60):
+def quick_eval(cfg, tok, proj, lm, vit, cnx, n_scenes=60, augment_seed=None):
     scenes = world.sample_scenes(VAL_SEED, n_scenes)
     rng = random.Random(5)
-    imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+    if augment_seed is None:
+        imgs = np.stack([np.asarray(world.scene_image(s, q)) for s, q in scenes])
+    else:
+        imgs = np.stack([np.asarray(world.render(s, world.augment_for(augment_seed, i)))
+                         for i, (s, _) in enumerate(scenes)])
     hr = from_uint8(imgs)
     with torch.no_grad():
         vis = proj(vit(lr_from_hr(hr, cfg.lr_size)), cnx(hr) if cfg.use_hr else None)
@@ -570,6 +587,157 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     save()
 
 
+# ------------------------------------------------------------------ robustness fine-tune (issue 20)
+
+def _views(imgs: np.ndarray, cfg: Config):
+    hr = from_uint8(imgs)
+    return lr_from_hr(hr, cfg.lr_size), hr
+
+
+def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, steps: int, lr: float,
+                    parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
+                    check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
+                    sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, reset_mining: bool = False,
+                    seed: int = 17):
+    """Continues a finished model on augmented renders of freshly drawn scenes.
+
+    The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
+    features fell outside what mining and the LM had seen, and with them the sign (and captions, and
+    even `is_sign`). Here only the parts named in `parts` train (default: the HR ConvNeXt and the
+    projector with mining); the language model stays frozen, so its graph and weights are unchanged.
+    Losses: the LM's own answer loss on the augmented image (through the frozen LM); the visual tokens
+    of the augmented image (`distill_on` "tokens") or its HR feature map ("hr", the sign's locations
+    weighed `sign_weight` times more) pulled towards the frozen original's on the plain render of the
+    same scene (`distill`: the original reads 90% of plain signs, and mining and the LM downstream
+    already understand its features); and mining's attention on the sign's
+    centre, as in training; and a fresh linear head reading the sign's letters from its cell's visual
+    token (`aux_letters`, dropped afterwards), the auxiliary loss that first taught mining the letters:
+    the answer loss reaches them only through the frozen LM; and (`hr_letters`) the HR encoder's own
+    letter reading at the sign's centre on augmented crops around fresh signs, the task that taught it
+    the letters in the first place, through a fresh head on stages 1-2 (dropped afterwards)."""
+    import copy
+    torch.set_num_threads(threads)
+    torch.manual_seed(seed)
+    ck = torch.load(checkpoint)
+    cfg = Config.from_dict(ck["config"])
+    student = MGMTiny(cfg)
+    student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
+    teacher = copy.deepcopy(student).eval().requires_grad_(False)
+    if reset_mining and student.projector.mining is not None:
+        # issue 20's measurement: mining learnt from the answer loss alone (no auxiliary losses), here
+        # from fresh weights under the trained LM
+        student.projector.mining = type(student.projector.mining)(cfg)
+    student.eval().requires_grad_(False)        # no dropout or batch statistics: eval mode throughout
+    named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector, "lm": student.lm}
+    params = []
+    for part in parts.split(","):
+        if named.get(part) is None:
+            if part == "hr" and not cfg.use_hr:
+                continue      # the LR-only ablation has no HR branch: the same run trains the rest
+            raise SystemExit(f"--robust-parts: unknown or absent part {part!r}")
+        named[part].requires_grad_(True)
+        params += list(named[part].parameters())
+    tok = Tokenizer.load(tokenizer)
+    image_id = tok.id("<image>")
+    letter_head = nn.Linear(cfg.lm_dim, 3 * 32)
+    n_local = cfg.cnx_dims[0] + cfg.cnx_dims[1]
+    hr_letter_head = nn.Conv2d(n_local, 3 * 32, 1)
+    use_hr_letters = cfg.use_hr and hr_letters > 0 and student.hr_encoder.stem[0].weight.requires_grad
+    # the fresh heads learn faster than the pretrained parts they read
+    groups = [{"params": params, "scale": 1.0},
+              {"params": list(letter_head.parameters()) + list(hr_letter_head.parameters()), "scale": 5.0}]
+    opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
+    crop_rng = random.Random(seed + 1)
+    rng = random.Random(seed)
+    out = os.path.join(work, out_name)
+    os.makedirs(out, exist_ok=True)
+    tag = f"[{out_name}]"
+    log(f"{tag} robustness fine-tune of {checkpoint}: {parts} train, {steps} steps, lr {lr}, "
+        f"{batch} images x {tasks_per_image} tasks, distill {distill}")
+
+    def save(step):
+        torch.save({"config": cfg.to_dict(), "state": student.state_dict(), "step": step,
+                    "robust_from": checkpoint}, os.path.join(out, "model.pt"))
+        log(f"{tag} saved {out}/model.pt (step {step})")
+
+    def check(step):
+        clean = quick_eval(cfg, tok, student.projector, student.lm, student.lr_encoder, student.hr_encoder)
+        aug = quick_eval(cfg, tok, student.projector, student.lm, student.lr_encoder, student.hr_encoder,
+                         augment_seed=VAL_SEED + 7)
+        log(f"{tag} quick check at step {step}: plain {clean}")
+        log(f"{tag} quick check at step {step}: augmented {aug}")
+
+    check(0)
+    t_start = time.time()
+    for step in range(steps):
+        for pg in opt.param_groups:
+            pg["lr"] = cosine_lr(step, steps, lr, warmup=30) * pg["scale"]
+        scenes = [world.random_scene(rng) for _ in range(batch)]
+        augs = [world.random_augment(rng) for _ in range(batch)]
+        imgs = np.stack([np.asarray(world.render(sc, a if AUGMENT else None)) for sc, a in zip(scenes, augs)])
+        plain = np.stack([np.asarray(world.render(sc)) for sc in scenes])
+        with torch.no_grad():
+            p_lr, p_hr = _views(plain, cfg)
+            target = teacher.visual_tokens(p_lr, p_hr if cfg.use_hr else None)
+            target_map = teacher.hr_encoder(p_hr) if cfg.use_hr and distill_on == "hr" else None
+        lr_v, hr_v = _views(imgs, cfg)
+        feats_lr = student.lr_encoder(lr_v)
+        hr_map = student.hr_encoder(hr_v) if cfg.use_hr else None
+        vis, scores = student.projector.project(feats_lr, hr_map)
+        items = []
+        for r, sc in enumerate(scenes):
+            for _ in range(tasks_per_image):
+                t = sample_task(rng, sc)
+                items.append((r, t.prompt, t.answer))
+        ids, tgt = batch_sequences(tok, cfg, items)
+        x = splice(student.lm, ids, image_id, vis[torch.tensor([r for r, _, _ in items])])
+        b, t = ids.shape
+        logits, _ = student.lm(x, torch.ones(b, t, dtype=torch.long), torch.arange(t).expand(b, t))
+        lm_loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt.reshape(-1), ignore_index=-100)
+        if target_map is not None:
+            w = torch.ones(batch, 1, cfg.hr_map, cfg.hr_map)
+            for r, sc in enumerate(scenes):
+                if sc.sign is not None:
+                    x0, y0, x1, y1 = world.sign_box(sc.sign)
+                    st = cfg.cnx_stem_stride
+                    w[r, :, y0 // st:-(-y1 // st), x0 // st:-(-x1 // st)] = sign_weight
+            scale = target_map.var(dim=(0, 2, 3), keepdim=True) + 1e-6
+            dist = (w * (hr_map - target_map) ** 2 / scale).sum() / (w.sum() * hr_map.shape[1])
+        else:
+            dist = ((vis - target) ** 2).mean() / (target ** 2).mean()
+        loss = lm_loss + distill * dist
+        signs = [(r, sc) for r, sc in enumerate(scenes) if sc.sign is not None]
+        letters = torch.zeros(())
+        if signs:
+            rows = torch.tensor([r for r, _ in signs])
+            cells = torch.tensor([sc.sign.cell for _, sc in signs])
+            if scores is not None and mining_attention_weight > 0:
+                subs = torch.tensor([sign_centre_subpatch(sc, cfg) for _, sc in signs])
+                loss = loss + mining_attention_weight * F.cross_entropy(scores[rows, cells], subs)
+            if aux_letters > 0:
+                y = torch.tensor([[CHAR_IDX[c] for c in sc.sign.text] for _, sc in signs])
+                # normalised first: the tokens reach ~80, and a fresh head on them started at a loss of 23
+                # whose gradients pulled every token away from the original (measured, first 150 steps)
+                tokens = F.layer_norm(vis[rows, cells], (cfg.lm_dim,))
+                letters = F.cross_entropy(letter_head(tokens).reshape(-1, 32), y.reshape(-1))
+                loss = loss + aux_letters * letters
+        hr_acc = 0.0
+        if use_hr_letters:
+            hl, hr_acc = letter_loss(student.hr_encoder, hr_letter_head, n_local, crop_rng, crops, cfg.cnx_stem_stride)
+            loss = loss + hr_letters * hl
+        opt.zero_grad(); loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+        if step % 25 == 0 or step == steps - 1:
+            el = time.time() - t_start
+            log(f"{tag} step {step + 1}/{steps} lm {lm_loss.item():.4f} distill {dist.item():.4f} letters {letters.item():.3f} "
+                f"HR letters on crops {hr_acc:.3f} "
+                f"total {loss.item():.4f} elapsed {el / 60:.1f} min eta {el / (step + 1) * (steps - step - 1) / 60:.1f} min")
+        if (step + 1) % check_every == 0 or step + 1 == steps:
+            check(step + 1)
+            save(step + 1)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
@@ -612,7 +780,32 @@ def main():
                     help="take the HR ConvNeXt from WORK/encoders.pt (it has its own seeds, so a fresh run trains "
                          "the same one) and redo the rest")
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
+    ap.add_argument("--no-augment", action="store_true",
+                    help="render training images with the plain renderer only (the recipe before issue 20)")
+    ap.add_argument("--robust-from", default="",
+                    help="robustness fine-tune of this finished model.pt on augmented renders (issue 20), then stop")
+    ap.add_argument("--robust-tokenizer", default="", help="its tokenizer.json (default: beside the model's folder)")
+    ap.add_argument("--robust-steps", type=int, default=1200)
+    ap.add_argument("--robust-lr", type=float, default=3e-4)
+    ap.add_argument("--robust-parts", default="hr,projector", help="parts that train: hr, lr, projector, lm")
+    ap.add_argument("--robust-batch", type=int, default=8, help="images per step")
+    ap.add_argument("--robust-tasks", type=int, default=4, help="tasks per image")
+    ap.add_argument("--robust-distill", type=float, default=1.0,
+                    help="weight of the pull towards the original's visual tokens on the plain render")
+    ap.add_argument("--robust-aux-letters", type=float, default=1.0,
+                    help="weight of a fresh linear head reading the sign's letters from the visual tokens")
+    ap.add_argument("--robust-distill-on", choices=["hr", "tokens"], default="hr",
+                    help="what is pulled towards the original's on the plain render: the HR map or the visual tokens")
+    ap.add_argument("--robust-sign-weight", type=float, default=20.0,
+                    help="extra weight of the sign's locations in the HR-map distillation")
+    ap.add_argument("--robust-hr-letters", type=float, default=1.0,
+                    help="weight of the HR encoder's letter reading on augmented crops (fresh head)")
+    ap.add_argument("--robust-crops", type=int, default=32, help="crops per step for that")
+    ap.add_argument("--robust-reset-mining", action="store_true",
+                    help="start mining from fresh weights (to measure what the losses given teach it)")
     a = ap.parse_args()
+    global AUGMENT
+    AUGMENT = not a.no_augment
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
     if a.resume and a.lm_from:
@@ -629,6 +822,15 @@ def main():
             TEMPLATE_WEIGHT[name] = w
         log(f"template weights: {TEMPLATE_WEIGHT}")
     data.HARD_WHERE = a.hard_where or 0.0
+    if a.robust_from:
+        tok_path = a.robust_tokenizer or os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(a.robust_from))),
+                                                      "tokenizer.json")
+        robust_finetune(a.robust_from, tok_path, a.work, a.out_name or "robust", a.robust_steps, a.robust_lr,
+                        a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
+                        a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
+                        a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops,
+                        a.robust_reset_mining)
+        return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
@@ -664,7 +866,7 @@ def main():
             cnx.load_state_dict(sub_state(ck["state"], "hr_encoder."))
         else:
             vit = LRViT(cfg)
-            lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos.pt")
+            lr_ckpt = os.path.join(a.work, f"lr_encoder.{a.scenes}.{a.lr_steps}.pos{'.aug' if AUGMENT else ''}.pt")
             if os.path.exists(lr_ckpt):
                 log(f"reusing the pretrained LR ViT {lr_ckpt}")
                 vit.load_state_dict(torch.load(lr_ckpt))

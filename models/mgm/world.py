@@ -142,11 +142,18 @@ def _draw_shape(draw: ImageDraw.ImageDraw, s: Shape, k: int) -> None:
         draw.polygon([((x0 + x1) / 2 * k, y0 * k), (x1 * k - 1, y1 * k - 1), (x0 * k, y1 * k - 1)], fill=col)
 
 
-def render(scene: Scene) -> Image.Image:
-    """Draws the scene as a 384 x 384 RGB image, following the spec's drawing rules."""
+def render(scene: Scene, aug: Optional["Augment"] = None) -> Image.Image:
+    """Draws the scene as a 384 x 384 RGB image, following the spec's drawing rules.
+
+    Without `aug` the drawing is the one every shipped model and golden file was made with; `aug`
+    varies what the spec leaves free and what real pipelines do to images (see `Augment`)."""
     global _FONT
     bg = BACKGROUNDS[scene.background]
-    k = 4 if scene.antialias else 1
+    if aug is not None:
+        bg = tuple(min(255, max(0, c + t)) for c, t in zip(bg, aug.tint))
+        k = aug.aa
+    else:
+        k = 4 if scene.antialias else 1
     shapes_layer = Image.new("RGB", (CANVAS * k, CANVAS * k), bg)
     draw = ImageDraw.Draw(shapes_layer)
     for s in scene.shapes:
@@ -156,15 +163,107 @@ def render(scene: Scene) -> Image.Image:
         if _FONT is None:
             _FONT = _font()
         d = ImageDraw.Draw(img)
+        if aug is not None and not aug.text_aa:
+            d.fontmode = "1"    # one-bit glyphs: another rasteriser may not anti-alias text
         x0, y0, x1, y1 = sign_box(scene.sign)
         d.rectangle([x0, y0, x1 - 1, y1 - 1], fill=(0, 0, 0))
         d.rectangle([x0 + SIGN_BORDER, y0 + SIGN_BORDER, x1 - 1 - SIGN_BORDER, y1 - 1 - SIGN_BORDER],
                     fill=(255, 255, 255))
-        d.text(((x0 + x1) / 2, (y0 + y1) / 2), scene.sign.text, fill=(0, 0, 0), font=_FONT, anchor="mm")
-    if scene.noise:
+        tx, ty = (aug.text_dx, aug.text_dy) if aug is not None else (0, 0)
+        if aug is not None and aug.text_scale > 1:
+            _draw_supersampled_text(img, scene.sign.text, ((x0 + x1) / 2 + tx, (y0 + y1) / 2 + ty), aug)
+        else:
+            d.text(((x0 + x1) / 2 + tx, (y0 + y1) / 2 + ty), scene.sign.text, fill=(0, 0, 0), font=_FONT,
+                   anchor="mm")
+    if aug is not None:
+        img = _degrade(img, scene, aug)
+    elif scene.noise:
         arr = np.asarray(img).astype(np.int16)
         noise = np.random.default_rng(scene.noise_seed).integers(-6, 7, size=arr.shape, dtype=np.int16)
         img = Image.fromarray(np.clip(arr + noise, 0, 255).astype(np.uint8))
+    return img
+
+
+# ---------------------------------------------------------------- training augmentation
+
+@dataclass(frozen=True)
+class Augment:
+    """One draw of the rendering choices the spec leaves open, and of what pipelines do to images.
+
+    The shipped model read the sign in 90% of its own renderer's scenes and 74% of an independent
+    renderer's: it had learnt one rasteriser's pixels. Training on many rasterisations makes the
+    letters' shapes, not their exact pixels, what stays constant."""
+    aa: int = 4                              # supersampling of the shapes; 1 = aliased edges
+    text_aa: bool = True                     # glyphs anti-aliased, or one-bit
+    text_scale: int = 1                      # 1: FreeType's hinted 14 px glyphs; k: drawn k times larger
+    text_filter: str = "box"                 # and resized down with this filter (unhinted, heavier strokes)
+    text_dx: int = 0                         # the text's offset inside the sign, -1..1 px
+    text_dy: int = 0
+    tint: Tuple[int, int, int] = (0, 0, 0)   # added to the background colour, per channel
+    noise: int = 0                           # uniform noise in [-noise, +noise] on every pixel
+    noise_seed: int = 0
+    resample: int = 0                        # side the image is resized to and back (0: none)
+    resample_filter: str = "bicubic"
+    jpeg: Optional[int] = None               # JPEG quality on save; None: PNG (lossless)
+
+
+RESAMPLE_FILTERS = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC,
+                    "lanczos": Image.LANCZOS, "box": Image.BOX, "hamming": Image.HAMMING}
+_BIG_FONTS = {}
+
+
+def _draw_supersampled_text(img: Image.Image, text: str, centre: Tuple[float, float], aug: "Augment") -> None:
+    k = aug.text_scale
+    if k not in _BIG_FONTS:
+        _BIG_FONTS[k] = ImageFont.truetype(FONT_PATHS[0], 14 * k)
+    cx, cy = centre
+    w, h = SIGN_W, SIGN_H
+    ox, oy = int(cx) - w // 2, int(cy) - h // 2        # a window around the text, on whole pixels
+    mask = Image.new("L", (w * k, h * k), 0)
+    ImageDraw.Draw(mask).text(((cx - ox) * k, (cy - oy) * k), text, fill=255, font=_BIG_FONTS[k], anchor="mm")
+    mask = mask.resize((w, h), RESAMPLE_FILTERS[aug.text_filter])
+    if not aug.text_aa:
+        mask = mask.point(lambda v: 255 if v >= 128 else 0)
+    img.paste((0, 0, 0), (ox, oy), mask)
+
+
+def random_augment(rng: random.Random) -> Augment:
+    """Every choice independent, so each degradation is also seen alone and in every combination."""
+    return Augment(
+        aa=rng.choice([1, 1, 2, 3, 4, 4, 8]),
+        text_aa=rng.random() < 0.7,
+        # measured on the shipped model: glyphs drawn 4x larger and area-averaged (world_alt.py) read
+        # 1% of signs, hinted glyphs 57%: the hinting was part of what it had learnt
+        text_scale=rng.choice([1, 1, 2, 3, 3, 5, 6]),
+        text_filter=rng.choice(["box", "bilinear", "lanczos", "hamming"]),
+        text_dx=rng.randint(-1, 1), text_dy=rng.randint(-1, 1),
+        tint=tuple(rng.randint(-6, 6) for _ in range(3)) if rng.random() < 0.5 else (0, 0, 0),
+        noise=rng.choice([0, 0, 2, 4, 6, 8]),
+        noise_seed=rng.randrange(2 ** 31),
+        resample=rng.choice([320, 352, 416, 448, 512]) if rng.random() < 0.3 else 0,
+        resample_filter=rng.choice(sorted(RESAMPLE_FILTERS)),
+        jpeg=rng.randint(60, 95) if rng.random() < 0.5 else None,
+    )
+
+
+def augment_for(seed: int, index: int) -> Augment:
+    """The augmentation of training image `index` of the pool drawn from `seed`: a pure function of
+    both, so a pool rendered in worker processes, in any order, is the same pool."""
+    return random_augment(random.Random(seed * 1_000_003 + index))
+
+
+def _degrade(img: Image.Image, scene: Scene, aug: Augment) -> Image.Image:
+    if aug.noise > 0:
+        arr = np.asarray(img).astype(np.int16)
+        noise = np.random.default_rng(aug.noise_seed).integers(-aug.noise, aug.noise + 1, size=arr.shape,
+                                                               dtype=np.int16)
+        img = Image.fromarray(np.clip(arr + noise, 0, 255).astype(np.uint8))
+    if aug.resample:
+        # saved at another size and brought back to the canvas by the reader's own resize
+        f = RESAMPLE_FILTERS[aug.resample_filter]
+        img = img.resize((aug.resample, aug.resample), f).resize((CANVAS, CANVAS), Image.BICUBIC)
+    if aug.jpeg is not None:
+        img = reencode_jpeg(img, aug.jpeg)
     return img
 
 
