@@ -1,7 +1,7 @@
 package dev.mgmstream.encoders;
 
 import dev.mgmstream.encoders.source.Sha256;
-import dev.mgmstream.encoders.store.ObjectStore;
+import dev.mgmstream.store.ObjectStore;
 import dev.mgmstream.model.vision.TensorBytes;
 import dev.mgmstream.pipeline.stage.TransientBatchException;
 import java.io.IOException;

@@ -10,7 +10,7 @@ import dev.mgmstream.encoders.source.FileSource;
 import dev.mgmstream.encoders.source.HttpSource;
 import dev.mgmstream.encoders.source.ImageLoader;
 import dev.mgmstream.encoders.source.ImageSource;
-import dev.mgmstream.encoders.store.FolderObjectStore;
+import dev.mgmstream.store.FolderObjectStore;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
 import dev.mgmstream.model.vision.GoldenScenes;

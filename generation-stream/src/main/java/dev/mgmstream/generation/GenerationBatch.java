@@ -1,6 +1,6 @@
 package dev.mgmstream.generation;
 
-import dev.mgmstream.encoders.store.ObjectStore;
+import dev.mgmstream.store.ObjectStore;
 import dev.mgmstream.model.diffusion.GeneratorManifest;
 import dev.mgmstream.model.diffusion.TextToImage;
 import dev.mgmstream.pipeline.stage.BatchFunction;

@@ -1,7 +1,7 @@
 package dev.mgmstream.generation;
 
-import dev.mgmstream.encoders.store.FolderObjectStore;
-import dev.mgmstream.encoders.store.ObjectStore;
+import dev.mgmstream.store.FolderObjectStore;
+import dev.mgmstream.store.ObjectStore;
 import dev.mgmstream.model.diffusion.GeneratorManifest;
 import dev.mgmstream.model.diffusion.TextToImage;
 import dev.mgmstream.pipeline.config.ConfigKey;

@@ -8,7 +8,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mgmstream.encoders.store.FolderObjectStore;
+import dev.mgmstream.store.FolderObjectStore;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.diffusion.GeneratorManifest;
 import dev.mgmstream.model.diffusion.PixelDiff;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;
 
 import com.adobe.testing.s3mock.junit5.S3MockExtension;
-import dev.mgmstream.encoders.store.S3ObjectStore;
+import dev.mgmstream.store.S3ObjectStore;
 import dev.mgmstream.model.vision.ImageRejectedException;
 import dev.mgmstream.model.vision.ImageRejectedException.Reason;
 import java.net.ServerSocket;

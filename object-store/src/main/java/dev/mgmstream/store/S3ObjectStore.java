@@ -1,4 +1,4 @@
-package dev.mgmstream.encoders.store;
+package dev.mgmstream.store;
 
 import java.io.IOException;
 import java.net.URI;

@@ -1,0 +1,53 @@
+package dev.mgmstream.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+
+import org.junit.jupiter.api.Test;
+
+/** A stage never imports another stage: each can be built, shipped and scaled on its own. */
+class ModuleBoundariesTest {
+
+    private static final Map<String, String> STAGES = Map.of(
+            "ingest", "dev.mgmstream.ingest",
+            "encoders-stream", "dev.mgmstream.encoders",
+            "reasoning-stream", "dev.mgmstream.reasoning",
+            "generation-stream", "dev.mgmstream.generation",
+            "lake-sink", "dev.mgmstream.lake");
+
+    @Test
+    void noStageImportsAnotherStagesPackages() throws IOException {
+        List<String> crossings = new ArrayList<>();
+        for (Map.Entry<String, String> stage : STAGES.entrySet()) {
+            Path sources = Home.dir().resolve(stage.getKey()).resolve("src/main/java");
+            try (Stream<Path> files = Files.walk(sources)) {
+                files.filter(f -> f.toString().endsWith(".java")).forEach(f -> {
+                    for (String line : lines(f)) {
+                        for (Map.Entry<String, String> other : STAGES.entrySet()) {
+                            if (!other.equals(stage) && line.startsWith("import " + other.getValue() + ".")) {
+                                crossings.add(Home.dir().relativize(f) + ": " + line);
+                            }
+                        }
+                    }
+                });
+            }
+        }
+        assertThat(crossings).isEmpty();
+    }
+
+    private static List<String> lines(Path f) {
+        try {
+            return Files.readAllLines(f);
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+}
