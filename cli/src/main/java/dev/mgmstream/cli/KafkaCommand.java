@@ -7,9 +7,9 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
 
-import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
-import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
-import dev.mgmstream.pipeline.registry.RegistryServerConfig;
+import dev.mgmstream.devkit.kafka.EmbeddedKafka;
+import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.registry.RegistryServerConfig;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import picocli.CommandLine.Command;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import java.util.List;
 import java.util.Map;
 
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicSpec;
 import org.apache.kafka.clients.admin.Admin;

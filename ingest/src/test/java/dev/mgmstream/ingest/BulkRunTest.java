@@ -12,9 +12,9 @@ import java.util.stream.Collectors;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
-import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
 import dev.mgmstream.pipeline.stage.Emitted;
 import dev.mgmstream.pipeline.stage.InputRecord;
 import dev.mgmstream.pipeline.stage.Output;

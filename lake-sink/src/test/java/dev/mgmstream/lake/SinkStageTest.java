@@ -12,9 +12,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
-import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;

@@ -4,11 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
 import dev.mgmstream.model.lm.GoldenTasks;
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.pipeline.kafka.TopicReader;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
-import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
-import dev.mgmstream.pipeline.registry.RegistryServerConfig;
+import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.registry.RegistryServerConfig;
 import dev.mgmstream.pipeline.stage.Stage;
 import dev.mgmstream.pipeline.stage.StageListener;
 import dev.mgmstream.pipeline.stage.StageSettings;

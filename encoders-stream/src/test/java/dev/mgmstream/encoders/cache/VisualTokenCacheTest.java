@@ -3,7 +3,7 @@ package dev.mgmstream.encoders.cache;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.schemas.avro.VisualTokens;
 import java.io.IOException;
 import java.io.UncheckedIOException;

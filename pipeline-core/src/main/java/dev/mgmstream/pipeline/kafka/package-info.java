@@ -1,7 +1,7 @@
 /**
- * Kafka plumbing shared by every stage and by the tests: an in-process single-node KRaft broker
- * ({@link dev.mgmstream.pipeline.kafka.EmbeddedKafka}) for local runs and integration tests, and
- * idempotent topic provisioning through the Admin API
- * ({@link dev.mgmstream.pipeline.kafka.TopicProvisioner}).
+ * Kafka plumbing every stage shares: one reading of the {@code kafka.*} client settings
+ * ({@link dev.mgmstream.pipeline.kafka.KafkaClientConfigs}) and idempotent topic provisioning through the
+ * Admin API ({@link dev.mgmstream.pipeline.kafka.TopicProvisioner}). The in-process broker is in the
+ * {@code devkit} module, which no stage ships.
  */
 package dev.mgmstream.pipeline.kafka;

@@ -9,7 +9,7 @@ import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicLong;
 
-import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
+import dev.mgmstream.devkit.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.stage.Emitted;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;

@@ -1,5 +1,6 @@
 package dev.mgmstream.pipeline.kafka;
 
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

@@ -12,7 +12,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.pipeline.stage.Emitted;
 import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;

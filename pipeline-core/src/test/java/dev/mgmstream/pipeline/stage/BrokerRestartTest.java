@@ -13,7 +13,7 @@ import java.util.Optional;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Collectors;
 
-import dev.mgmstream.pipeline.kafka.EmbeddedKafka;
+import dev.mgmstream.devkit.kafka.EmbeddedKafka;
 import dev.mgmstream.pipeline.kafka.TopicReader;
 import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;

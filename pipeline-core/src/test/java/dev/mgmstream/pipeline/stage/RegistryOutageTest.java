@@ -11,8 +11,8 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.atomic.AtomicInteger;
 
-import dev.mgmstream.pipeline.registry.InProcessSchemaRegistry;
-import dev.mgmstream.pipeline.registry.RegistryServerConfig;
+import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.registry.RegistryServerConfig;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.AnswerStatus;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;

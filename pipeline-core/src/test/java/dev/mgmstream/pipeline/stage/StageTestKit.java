@@ -8,7 +8,7 @@ import java.util.Optional;
 import java.util.concurrent.ExecutionException;
 import java.util.stream.Collectors;
 
-import dev.mgmstream.pipeline.kafka.SharedKafka;
+import dev.mgmstream.devkit.kafka.SharedKafka;
 import dev.mgmstream.pipeline.kafka.TopicReader;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
