@@ -13,7 +13,10 @@ import java.util.stream.Stream;
 
 import org.junit.jupiter.api.Test;
 
-/** A stage never imports another stage: each can be built, shipped and scaled on its own. */
+/**
+ * A stage never imports another stage, and none ships the development broker and registry: each can be
+ * built, shipped and scaled on its own.
+ */
 class ModuleBoundariesTest {
 
     private static final Map<String, String> STAGES = Map.of(
@@ -41,6 +44,20 @@ class ModuleBoundariesTest {
             }
         }
         assertThat(crossings).isEmpty();
+    }
+
+    @Test
+    void onlyTheCommandAndTheTestsDependOnTheDevelopmentBroker() {
+        List<String> shipped = new ArrayList<>();
+        for (String module : List.of("schemas", "pipeline-core", "model-runtime", "object-store", "ingest",
+                "encoders-stream", "reasoning-stream", "generation-stream", "lake-sink")) {
+            for (String line : lines(Home.dir().resolve(module).resolve("pom.xml"))) {
+                if (line.contains("<artifactId>devkit</artifactId>") && !line.contains("<scope>test</scope>")) {
+                    shipped.add(module + ": " + line.trim());
+                }
+            }
+        }
+        assertThat(shipped).isEmpty();
     }
 
     private static List<String> lines(Path f) {
