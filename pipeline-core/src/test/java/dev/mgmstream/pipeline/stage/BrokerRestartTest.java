@@ -47,8 +47,11 @@ class BrokerRestartTest {
                     new NewTopic("br-out", Optional.of(2), Optional.empty()),
                     new NewTopic("br-dlq", Optional.of(1), Optional.empty()))).all().get();
         }
-        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap),
-                new StringSerializer(), new StringSerializer())) {
+        // Not idempotent: on a broker this fresh, an idempotent producer's first batch can meet a partition
+        // whose leader is not yet serving and then retry for ever on OUT_OF_ORDER_SEQUENCE_NUMBER (seen here).
+        try (KafkaProducer<String, String> producer = new KafkaProducer<>(Map.of("bootstrap.servers", bootstrap,
+                "enable.idempotence", "false", "acks", "all", "max.in.flight.requests.per.connection", "1",
+                "delivery.timeout.ms", "60000"), new StringSerializer(), new StringSerializer())) {
             inputs.forEach((k, v) -> producer.send(new ProducerRecord<>("br-in", k, v)));
         }
 
