@@ -38,13 +38,20 @@ class StageFailurePathsTest {
         produceOneByOne("rv-in", inputs);
         FaultyClients faults = new FaultyClients();
         AtomicInteger committed = new AtomicInteger();
-        // Slow batches, so that one is computing (over every partition) when the second member arrives.
-        StageDefinition<String, String> definition = copying("rv", Duration.ofMillis(150));
+        // Slow batches, so that one is computing (over every partition) when the second member arrives; slower
+        // still once it is on its way, so that the first has not finished everything before it has joined.
+        AtomicBoolean joining = new AtomicBoolean();
+        OutputTopic<String, String> out = topic("rv-out");
+        StageDefinition<String, String> definition = definition("rv", batch -> {
+            Thread.sleep(joining.get() ? 400 : 150);
+            return copies(batch, out);
+        });
         // Small fetches, so that every batch holds records of every partition: some revoked, some kept.
         String[] spanning = {"stage.batch.max.size", "48", "kafka.consumer.max.partition.fetch.bytes", "256"};
         try (Stage<String, String> first = start(definition, "a", faults, committed, spanning)) {
             await().atMost(PATIENCE).until(() -> committed.get() >= 200);
             faults.failRevocationCommits.set(1);
+            joining.set(true);
             try (Stage<String, String> second = start(definition, "b", ClientFactory.KAFKA, committed, spanning)) {
                 await().atMost(PATIENCE).untilAtomic(faults.faultsInjected, org.hamcrest.Matchers.equalTo(1));
                 awaitExactlyOnce("rv-out", inputs);
