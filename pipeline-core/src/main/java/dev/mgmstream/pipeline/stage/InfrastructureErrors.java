@@ -22,22 +22,14 @@ public final class InfrastructureErrors {
 
     /** Whether {@code e}, or anything that caused it, is a failure worth retrying as it is. */
     public static boolean isTransient(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof TransientBatchException
-                    || t instanceof RetriableException
-                    || t instanceof ConnectException
-                    || t instanceof NoRouteToHostException
-                    || t instanceof UnknownHostException
-                    || t instanceof SocketTimeoutException
-                    || t instanceof HttpTimeoutException
-                    || (t instanceof SchemaRegistryException r && r.retriable())) {
-                return true;
-            }
-            if (t.getCause() == t) {
-                break;
-            }
-        }
-        return false;
+        return Causes.any(e, t -> t instanceof TransientBatchException
+                || t instanceof RetriableException
+                || t instanceof ConnectException
+                || t instanceof NoRouteToHostException
+                || t instanceof UnknownHostException
+                || t instanceof SocketTimeoutException
+                || t instanceof HttpTimeoutException
+                || t instanceof SchemaRegistryException r && r.retriable());
     }
 
     /** {@code e} as the exception that makes the runtime retry its batch, keeping what it says. */

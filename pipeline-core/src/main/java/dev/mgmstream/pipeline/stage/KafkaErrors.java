@@ -18,19 +18,11 @@ final class KafkaErrors {
     }
 
     static boolean isUnrecoverable(Throwable e) {
-        for (Throwable t = e; t != null; t = t.getCause()) {
-            if (t instanceof ProducerFencedException
-                    || t instanceof InvalidProducerEpochException
-                    || t instanceof FencedInstanceIdException
-                    || t instanceof OutOfOrderSequenceException
-                    || t instanceof AuthorizationException
-                    || t instanceof UnsupportedVersionException) {
-                return true;
-            }
-            if (t.getCause() == t) {
-                break;
-            }
-        }
-        return false;
+        return Causes.any(e, t -> t instanceof ProducerFencedException
+                || t instanceof InvalidProducerEpochException
+                || t instanceof FencedInstanceIdException
+                || t instanceof OutOfOrderSequenceException
+                || t instanceof AuthorizationException
+                || t instanceof UnsupportedVersionException);
     }
 }
