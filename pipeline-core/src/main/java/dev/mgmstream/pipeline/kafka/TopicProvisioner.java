@@ -27,6 +27,7 @@ import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
 import org.apache.kafka.common.errors.TopicExistsException;
+import org.apache.kafka.common.errors.UnknownTopicOrPartitionException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -106,7 +107,17 @@ public final class TopicProvisioner {
     private void awaitLeaders(Set<String> topics) throws InterruptedException, ExecutionException {
         long deadline = System.nanoTime() + LEADER_WAIT.toNanos();
         while (!topics.isEmpty()) {
-            Map<String, TopicDescription> d = admin.describeTopics(topics).allTopicNames().get();
+            Map<String, TopicDescription> d;
+            try {
+                d = admin.describeTopics(topics).allTopicNames().get();
+            } catch (ExecutionException e) {
+                // Just created: the broker that answered may not know the topic yet (seen in the tests).
+                if (!(e.getCause() instanceof UnknownTopicOrPartitionException) || System.nanoTime() > deadline) {
+                    throw e;
+                }
+                Thread.sleep(50);
+                continue;
+            }
             boolean ready = d.values().stream().allMatch(t -> t.partitions().stream().allMatch(p -> p.leader() != null
                     && !p.leader().isEmpty()));
             if (ready && served(d, deadline)) {
