@@ -602,7 +602,10 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
             "add_bos": True,
             **tok,
         },
+        # a generate request carries " <GEN>" as the official demos append it, and the answer may talk
+        # around the tagged prompt: the last <h>...</h> is the one the official code hands to SDXL
         "chat": {**CHAT[chat], "stop_strings": [], "generation_tags": ["<h>", "</h>"],
+                 "generation_suffix": " <GEN>", "generation_prompt": "last",
                  "default_prompts": {"caption": "Describe the image in detail."}},
         "generation_defaults": {"max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0},
     }

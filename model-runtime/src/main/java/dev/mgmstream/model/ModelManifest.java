@@ -74,7 +74,17 @@ public record ModelManifest(
 
     public record Mining(boolean enabled, int subPatchSide) {}
 
-    public record ViewSpec(int size, String resize, String source) {}
+    /**
+     * One view's size and filter. {@code source = "hr"} derives the LR view from the normalised HR tensor:
+     * {@code resize = "area"} average-pools it (mgm-tiny), {@code "bilinear"} resamples it as
+     * {@code F.interpolate(hr, size, mode="bilinear", align_corners=False)} does without antialiasing, which is
+     * how the released Mini-Gemini checkpoints derive their CLIP view (768 to 336 is not a whole ratio).
+     */
+    public record ViewSpec(int size, String resize, String source, Boolean antialias, Boolean alignCorners) {
+        public ViewSpec(int size, String resize, String source) {
+            this(size, resize, source, null, null);
+        }
+    }
 
     public record Preprocess(boolean padToSquare, List<Integer> padColor, ViewSpec hr, ViewSpec lr,
                              double rescale, List<Double> mean, List<Double> std, String layout) {}
@@ -93,7 +103,27 @@ public record ModelManifest(
 
     /** The decoder graph, with the naming patterns of its KV-cache tensors ({layer} is replaced). */
     public record Decoder(String file, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs,
-                          String pastKey, String pastValue, String presentKey, String presentValue) {
+                          String pastKey, String pastValue, String presentKey, String presentValue,
+                          String kvDtype, String logits) {
+
+        public Decoder(String file, Map<String, TensorSpec> inputs, Map<String, TensorSpec> outputs,
+                       String pastKey, String pastValue, String presentKey, String presentValue) {
+            this(file, inputs, outputs, pastKey, pastValue, presentKey, presentValue, null, null);
+        }
+
+        /**
+         * Whether the graph returns the logits of the last position only ({@code logits: "last"}): a real
+         * vocabulary times a few hundred prompt positions would not fit a Java array, and only the last is used.
+         */
+        public boolean lastLogitsOnly() {
+            return "last".equals(logits);
+        }
+
+        /** The element type of the past and present key/value tensors; float32 when the manifest is silent. */
+        public String kvElementType() {
+            return kvDtype == null ? "float32" : kvDtype;
+        }
+
         public String pastKey(int layer) {
             return pastKey.replace("{layer}", Integer.toString(layer));
         }
@@ -115,10 +145,40 @@ public record ModelManifest(
                                 int numKvHeads, int headDim, int vocabSize, int contextLength,
                                 double embeddingsScale) {}
 
-    public record TokenizerSpec(String file, String imageToken, String padToken, String bosToken, boolean addBos) {}
+    /**
+     * The tokenizer and its special tokens. When {@code imageTokenInVocab} is false (the released checkpoints:
+     * Gemma and LLaMA have no {@code <image>} token), the prompt is tokenised in chunks around the placeholder
+     * and the image's place is marked with {@code imageTokenId} (-200, as the official code does), which is
+     * never looked up in the embedding table.
+     */
+    public record TokenizerSpec(String file, String imageToken, String padToken, String bosToken, boolean addBos,
+                                Boolean imageTokenInVocab, Long imageTokenId) {
 
+        public TokenizerSpec(String file, String imageToken, String padToken, String bosToken, boolean addBos) {
+            this(file, imageToken, padToken, bosToken, addBos, null, null);
+        }
+
+        public boolean imageTokenIsSentinel() {
+            return Boolean.FALSE.equals(imageTokenInVocab);
+        }
+    }
+
+    /**
+     * How to prompt and stop the model. {@code generationSuffix} is appended to the prompt of a generate task
+     * (the released checkpoints were trained with {@code " <GEN>"}); {@code generationPrompt} says how the
+     * prompt for the image generator is found in the answer: {@code "whole"} (the answer is exactly one tagged
+     * prompt, mgm-tiny) or {@code "last"} (the last tagged prompt, text around it allowed, as the official
+     * code takes it).
+     */
     public record Chat(String template, String promptFormat, List<String> stopTokens, List<String> stopStrings,
-                       List<String> generationTags, Map<String, String> defaultPrompts) {}
+                       List<String> generationTags, Map<String, String> defaultPrompts, String generationSuffix,
+                       String generationPrompt) {
+
+        public Chat(String template, String promptFormat, List<String> stopTokens, List<String> stopStrings,
+                    List<String> generationTags, Map<String, String> defaultPrompts) {
+            this(template, promptFormat, stopTokens, stopStrings, generationTags, defaultPrompts, null, null);
+        }
+    }
 
     public record GenerationDefaults(int maxNewTokens, double temperature, double topP) {}
 }

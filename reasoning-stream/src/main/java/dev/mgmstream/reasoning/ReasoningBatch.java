@@ -122,7 +122,8 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens>, AutoC
                     String prompt = userPrompt(task, lm);
                     long seed = seed(task);
                     SamplingParams params = sampling(task, lm, seed);
-                    Prompt p = lm.prompt(task.getTaskId(), prompt, payload.values(), payload.count(), params);
+                    String asked = task.getKind() == TaskKind.GENERATE ? lm.generationRequest(prompt) : prompt;
+                    Prompt p = lm.prompt(task.getTaskId(), asked, payload.values(), payload.count(), params);
                     byModel.computeIfAbsent(lm, k -> new ArrayList<>()).add(new Job(in, task, prompt, p, seed));
                 } catch (IllegalArgumentException e) {
                     // PromptRejectedException among them: this task cannot be answered as asked; the others can.
@@ -147,7 +148,7 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens>, AutoC
         }
         List<Completion> done = workers > 1 && prompts.size() > 1 ? generateSideBySide(lm, prompts)
                 : generateAll(lm, prompts);
-        GenerationTags tags = new GenerationTags(lm.manifest().chat().generationTags());
+        GenerationTags tags = GenerationTags.of(lm.manifest().chat());
         List<Emitted> out = new ArrayList<>();
         for (int i = 0; i < jobs.size(); i++) {
             Job j = jobs.get(i);

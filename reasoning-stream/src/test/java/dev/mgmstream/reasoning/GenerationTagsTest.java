@@ -37,4 +37,19 @@ class GenerationTagsTest {
         assertThat(new GenerationTags(List.of("[img]", "[/img]")).extract("[img]x[/img]").prompt()).contains("x");
         assertThatThrownBy(() -> new GenerationTags(List.of("<h>"))).hasMessageContaining("generation_tags");
     }
+
+    @Test
+    void releasedCheckpointsMayTalkAroundThePromptAndTheLastTaggedOneCounts() {
+        GenerationTags official = GenerationTags.of(new dev.mgmstream.model.ModelManifest.Chat("gemma", null,
+                List.of(), List.of(), List.of("<h>", "</h>"), java.util.Map.of(), " <GEN>", "last"));
+        assertThat(official.extract("Sure! Here it is: <h>a red barn at dusk</h>").prompt()).contains("a red barn at dusk");
+        assertThat(official.extract("<h>draft</h> better: <h>a calm lake</h> enjoy").prompt()).contains("a calm lake");
+        assertThat(official.extract("no tags at all").problem()).contains("no <h>");
+        assertThat(official.extract("closes</h> only <h>").problem()).contains("before any <h>");
+        assertThat(official.extract("<h>  </h>").problem()).contains("empty");
+        // mgm-tiny's manifests name no mode: the strict reading stays
+        GenerationTags strict = GenerationTags.of(new dev.mgmstream.model.ModelManifest.Chat("gemma", null,
+                List.of(), List.of(), List.of("<h>", "</h>"), java.util.Map.of()));
+        assertThat(strict.extract("Sure! <h>a red barn</h>").problem()).contains("outside");
+    }
 }

@@ -7,6 +7,7 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.TranslateException;
 import dev.mgmstream.model.ModelManifest;
+import dev.mgmstream.model.Tensors;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -37,6 +38,23 @@ public final class Generator implements AutoCloseable {
     private final Predictor<NDList, NDList> decoder;
     private final NDManager root;
     private GenerationStats stats = GenerationStats.ZERO;
+    private LogitsObserver observer;
+
+    /** Sees the logits each live sequence's next token is chosen from; parity tests compare them. */
+    interface LogitsObserver {
+        void observe(String promptId, float[] logits, int offset, int vocab);
+    }
+
+    void observeLogits(LogitsObserver o) {
+        this.observer = o;
+    }
+
+    private int choose(Seq s, float[] logits, int offset, int vocab) {
+        if (observer != null) {
+            observer.observe(s.prompt.id(), logits, offset, vocab);
+        }
+        return s.sampler.next(logits, offset, vocab);
+    }
 
     Generator(LanguageModel lm, BatchingOptions options) {
         this.lm = lm;
@@ -291,8 +309,14 @@ public final class Generator implements AutoCloseable {
                 pos[i * t + pad + j] = j;
             }
         }
+        long[] lookup = ids.clone();
+        for (int i = 0; i < lookup.length; i++) {
+            if (lookup[i] == lm.imageTokenId()) {
+                lookup[i] = lm.padId();   // the image's rows are overwritten; a sentinel id is not in the table
+            }
+        }
         try (NDManager m = root.newSubManager()) {
-            float[] x = lm.embeddings().lookup(ids, embed, m);   // (b, t, d), scaled text embeddings
+            float[] x = lm.embeddings().lookup(lookup, embed, m);   // (b, t, d), scaled text embeddings
             for (int i = 0; i < b; i++) {
                 Prompt p = group.get(i).prompt;
                 int v = 0;
@@ -304,18 +328,19 @@ public final class Generator implements AutoCloseable {
                 }
             }
             NDList in = new NDList();
-            in.add(named(m.create(x, new Shape(b, t, d)), LanguageModel.INPUTS_EMBEDS));
+            in.add(named(Tensors.create(m, x, new Shape(b, t, d), lm.embedsType()), LanguageModel.INPUTS_EMBEDS));
             in.add(named(m.create(mask, new Shape(b, t)), LanguageModel.ATTENTION_MASK));
             in.add(named(m.create(pos, new Shape(b, t)), LanguageModel.POSITION_IDS));
             in.addAll(KvCache.emptyPast(m, spec, b));
             NDList res = decoder.predict(in);
-            float[] logits = res.get("logits").toFloatArray();   // (b, t, vocab)
+            float[] logits = Tensors.toFloats(res.get("logits"));   // (b, t, vocab), or (b, 1, vocab)
+            int per = spec.decoder().lastLogitsOnly() ? 1 : t;
             KvCache fresh = KvCache.adopt(root, res, spec.decoder(), spec.numLayers(), b, t, start);
             try {
                 for (int i = 0; i < b; i++) {
                     Seq s = group.get(i);
                     s.nextPosition = s.prompt.length();
-                    s.accept(s.sampler.next(logits, (i * t + t - 1) * vocab, vocab));
+                    s.accept(choose(s, logits, (i * per + per - 1) * vocab, vocab));
                 }
             } catch (RuntimeException e) {
                 fresh.close();
@@ -340,21 +365,22 @@ public final class Generator implements AutoCloseable {
             Arrays.fill(mask, i * (p + 1) + cache.start[i], (i + 1) * (p + 1), 1L);
         }
         try (NDManager m = root.newSubManager()) {
-            NDArray x = m.create(lm.embeddings().lookup(ids, embed, m), new Shape(r, 1, spec.hiddenSize()));
+            NDArray x = Tensors.create(m, lm.embeddings().lookup(ids, embed, m), new Shape(r, 1, spec.hiddenSize()),
+                    lm.embedsType());
             NDList in = new NDList();
             in.add(named(x, LanguageModel.INPUTS_EMBEDS));
             in.add(named(m.create(mask, new Shape(r, p + 1)), LanguageModel.ATTENTION_MASK));
             in.add(named(m.create(pos, new Shape(r, 1)), LanguageModel.POSITION_IDS));
             in.addAll(cache.asPast(spec.decoder()));
             NDList res = decoder.predict(in);
-            float[] logits = res.get("logits").toFloatArray();   // (r, 1, vocab)
+            float[] logits = Tensors.toFloats(res.get("logits"));   // (r, 1, vocab)
             KvCache next = KvCache.adopt(root, res, spec.decoder(), spec.numLayers(), r, p + 1, cache.start);
             try {
                 for (int i = 0; i < r; i++) {
                     Seq s = rows.get(i);
                     if (!s.done) {
                         s.nextPosition++;
-                        s.accept(s.sampler.next(logits, i * vocab, vocab));
+                        s.accept(choose(s, logits, i * vocab, vocab));
                     }
                 }
             } catch (RuntimeException e) {

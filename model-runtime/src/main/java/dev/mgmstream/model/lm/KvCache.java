@@ -6,9 +6,9 @@ import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.DataType;
 import ai.djl.ndarray.types.Shape;
 import dev.mgmstream.model.ModelManifest;
+import dev.mgmstream.model.Tensors;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.FloatBuffer;
 import java.util.List;
 
 /**
@@ -59,10 +59,11 @@ final class KvCache implements AutoCloseable {
     static NDList emptyPast(NDManager m, ModelManifest.LanguageModel lm, int rows) {
         NDList past = new NDList();
         Shape shape = new Shape(rows, lm.numKvHeads(), 0, lm.headDim());
+        DataType type = Tensors.dataType(lm.decoder().kvElementType());
         for (int l = 0; l < lm.numLayers(); l++) {
-            NDArray k = m.zeros(shape, DataType.FLOAT32);
+            NDArray k = m.zeros(shape, type);
             k.setName(lm.decoder().pastKey(l));
-            NDArray v = m.zeros(shape, DataType.FLOAT32);
+            NDArray v = m.zeros(shape, type);
             v.setName(lm.decoder().pastValue(l));
             past.add(k);
             past.add(v);
@@ -106,6 +107,8 @@ final class KvCache implements AutoCloseable {
         for (int r : rowsOfB) {
             start[i++] = len - (b.length - b.start[r]);
         }
+        DataType type = (a != null ? a : b).keys[0].getDataType();
+        int unit = type.getNumOfBytes();
         NDManager m = parent.newSubManager();
         try {
             NDArray[] k = new NDArray[layers];
@@ -113,9 +116,9 @@ final class KvCache implements AutoCloseable {
             Shape shape = new Shape(n, heads, len, headDim);
             for (int l = 0; l < layers; l++) {
                 k[l] = m.create(gather(a == null ? null : a.keys[l], a, rowsOfA, b == null ? null : b.keys[l], b,
-                        rowsOfB, n, heads, len, headDim), shape, DataType.FLOAT32);
+                        rowsOfB, n, heads, len, headDim * unit), shape, type);
                 v[l] = m.create(gather(a == null ? null : a.values[l], a, rowsOfA, b == null ? null : b.values[l], b,
-                        rowsOfB, n, heads, len, headDim), shape, DataType.FLOAT32);
+                        rowsOfB, n, heads, len, headDim * unit), shape, type);
             }
             return new KvCache(m, k, v, n, len, start);
         } catch (RuntimeException e) {
@@ -126,35 +129,31 @@ final class KvCache implements AutoCloseable {
 
     /**
      * The new tensor's contents in a direct buffer, which ONNX Runtime takes as it is: one copy out of each
-     * source tensor and one into the result, where going through float arrays took four.
+     * source tensor and one into the result, where going through float arrays took four. Rows are copied as
+     * bytes ({@code rowBytes} per position and head), so float16 caches cost half and need no conversion.
      */
-    private static FloatBuffer gather(NDArray fromA, KvCache a, List<Integer> rowsOfA, NDArray fromB, KvCache b,
-                                      List<Integer> rowsOfB, int n, int heads, int len, int headDim) {
-        FloatBuffer out = ByteBuffer.allocateDirect(Float.BYTES * n * heads * len * headDim)
-                .order(ByteOrder.nativeOrder()).asFloatBuffer();
+    private static ByteBuffer gather(NDArray fromA, KvCache a, List<Integer> rowsOfA, NDArray fromB, KvCache b,
+                                     List<Integer> rowsOfB, int n, int heads, int len, int rowBytes) {
+        ByteBuffer out = ByteBuffer.allocateDirect(n * heads * len * rowBytes).order(ByteOrder.nativeOrder());
         int row = 0;
         if (!rowsOfA.isEmpty()) {
-            row = copyRows(floats(fromA), a, rowsOfA, out, row, heads, len, headDim);
+            row = copyRows(fromA.toByteBuffer(), a, rowsOfA, out, row, heads, len, rowBytes);
         }
         if (!rowsOfB.isEmpty()) {
-            copyRows(floats(fromB), b, rowsOfB, out, row, heads, len, headDim);
+            copyRows(fromB.toByteBuffer(), b, rowsOfB, out, row, heads, len, rowBytes);
         }
         return out;
     }
 
-    private static FloatBuffer floats(NDArray array) {
-        return array.toByteBuffer().order(ByteOrder.nativeOrder()).asFloatBuffer();
-    }
-
     /** Copies each row's live tail (contiguous per head) to the right end of its new row; padding stays zero. */
-    private static int copyRows(FloatBuffer src, KvCache c, List<Integer> rows, FloatBuffer out, int row, int heads,
-                                int len, int headDim) {
+    private static int copyRows(ByteBuffer src, KvCache c, List<Integer> rows, ByteBuffer out, int row, int heads,
+                                int len, int rowBytes) {
         for (int r : rows) {
             int live = c.length - c.start[r];
             for (int h = 0; h < heads; h++) {
-                int from = ((r * heads + h) * c.length + c.start[r]) * headDim;
-                int to = ((row * heads + h) * len + (len - live)) * headDim;
-                out.put(to, src, from, live * headDim);
+                int from = ((r * heads + h) * c.length + c.start[r]) * rowBytes;
+                int to = ((row * heads + h) * len + (len - live)) * rowBytes;
+                out.put(to, src, from, live * rowBytes);
             }
             row++;
         }

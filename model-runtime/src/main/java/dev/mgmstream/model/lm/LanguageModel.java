@@ -1,10 +1,12 @@
 package dev.mgmstream.model.lm;
 
 import ai.djl.huggingface.tokenizers.HuggingFaceTokenizer;
+import ai.djl.ndarray.types.DataType;
 import ai.djl.translate.TranslateException;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
 import dev.mgmstream.model.OnnxGraph;
+import dev.mgmstream.model.Tensors;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.util.ArrayList;
@@ -33,6 +35,8 @@ public final class LanguageModel implements AutoCloseable {
     static final String POSITION_IDS = "position_ids";
     /** Token embeddings kept in Java: 64 MiB, every row of mgm-tiny, a few thousand of a 2B model. */
     static final long EMBEDDING_CACHE_FLOATS = 16L << 20;
+    /** Where the official prompt code puts the image when the vocabulary has no image token. */
+    static final long IMAGE_SENTINEL = -200;
 
     private final ModelManifest manifest;
     private final ModelManifest.LanguageModel spec;
@@ -41,6 +45,9 @@ public final class LanguageModel implements AutoCloseable {
     private final OnnxGraph embed;
     private final OnnxGraph decoder;
     private final long imageTokenId;
+    private final boolean imageIsSentinel;
+    private final long bosId;
+    private final DataType embedsType;
     private final long padId;
     private final Set<Long> stopIds;
     private final List<String> stopStrings;
@@ -54,7 +61,17 @@ public final class LanguageModel implements AutoCloseable {
         this.embed = embed;
         this.decoder = decoder;
         this.chat = ChatPrompt.fromManifest(manifest);
-        this.imageTokenId = singleId(chat.imageToken(), "tokenizer.image_token");
+        ModelManifest.TokenizerSpec tok = manifest.tokenizer();
+        this.imageIsSentinel = tok.imageTokenIsSentinel();
+        this.imageTokenId = imageIsSentinel ? (tok.imageTokenId() == null ? IMAGE_SENTINEL : tok.imageTokenId())
+                : singleId(chat.imageToken(), "tokenizer.image_token");
+        if (imageIsSentinel && imageTokenId >= 0) {
+            throw new IllegalArgumentException("tokenizer.image_token_id of " + manifest.dir() + " is " + imageTokenId
+                    + "; a placeholder outside the vocabulary must be negative");
+        }
+        this.bosId = tok.addBos() && tok.bosToken() != null ? singleId(tok.bosToken(), "tokenizer.bos_token") : -1;
+        var embedsSpec = spec.decoder().inputs().get(INPUTS_EMBEDS);
+        this.embedsType = Tensors.dataType(embedsSpec == null ? null : embedsSpec.dtype());
         String pad = manifest.tokenizer().padToken();
         this.padId = pad == null ? 0 : singleId(pad, "tokenizer.pad_token");
         this.stopIds = new HashSet<>();
@@ -135,7 +152,7 @@ public final class LanguageModel implements AutoCloseable {
             throw new PromptRejectedException("visual tokens hold " + visualTokens.length + " values, expected "
                     + visualCount + " x " + hidden + " for model " + manifest.modelId());
         }
-        long[] text = encode(chat.render(userPrompt));
+        long[] text = encodePrompt(chat.render(userPrompt));
         int images = 0;
         for (long id0 : text) {
             if (id0 == imageTokenId) {
@@ -163,6 +180,52 @@ public final class LanguageModel implements AutoCloseable {
 
     long[] encode(String text) {
         return tokenizer.encode(text, manifest.tokenizer().addBos(), false).getIds();
+    }
+
+    /**
+     * The prompt's ids with the image's place marked by {@link #imageTokenId()}. With an image token in the
+     * vocabulary the text is tokenised whole. Without one, as the official {@code tokenizer_image_token} does:
+     * each chunk between placeholders is tokenised on its own, with the tokenizer's BOS, which is then kept
+     * once at the front and dropped from every chunk; the placeholder becomes the sentinel id.
+     */
+    long[] encodePrompt(String rendered) {
+        if (!imageIsSentinel) {
+            return encode(rendered);
+        }
+        String[] chunks = rendered.split(java.util.regex.Pattern.quote(chat.imageToken()), -1);
+        List<long[]> ids = new ArrayList<>(chunks.length);
+        for (String chunk : chunks) {
+            ids.add(encode(chunk));
+        }
+        int offset = bosId >= 0 && ids.get(0).length > 0 && ids.get(0)[0] == bosId ? 1 : 0;
+        int total = offset + chunks.length - 1;
+        for (long[] c : ids) {
+            total += Math.max(0, c.length - offset);
+        }
+        long[] out = new long[total];
+        int j = 0;
+        if (offset == 1) {
+            out[j++] = bosId;
+        }
+        for (int i = 0; i < ids.size(); i++) {
+            if (i > 0) {
+                out[j++] = imageTokenId;
+            }
+            long[] c = ids.get(i);
+            for (int k = offset; k < c.length; k++) {
+                out[j++] = c[k];
+            }
+        }
+        return out;
+    }
+
+    /**
+     * The user's prompt for a generate task: with the manifest's {@code chat.generation_suffix} appended,
+     * which the released checkpoints were trained to answer with a {@code <h>...</h>} prompt.
+     */
+    public String generationRequest(String userPrompt) {
+        String suffix = manifest.chat().generationSuffix();
+        return suffix == null || suffix.isEmpty() ? userPrompt : userPrompt + suffix;
     }
 
     /**
@@ -221,6 +284,10 @@ public final class LanguageModel implements AutoCloseable {
 
     long imageTokenId() {
         return imageTokenId;
+    }
+
+    DataType embedsType() {
+        return embedsType;
     }
 
     long padId() {

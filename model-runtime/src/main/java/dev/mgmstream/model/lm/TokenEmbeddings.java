@@ -6,6 +6,7 @@ import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
 import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.TranslateException;
+import dev.mgmstream.model.Tensors;
 import java.util.Arrays;
 import java.util.LinkedHashSet;
 import java.util.Map;
@@ -63,7 +64,7 @@ final class TokenEmbeddings {
         try (NDManager m = parent.newSubManager()) {
             NDArray in = m.create(list, new Shape(1, list.length));
             in.setName(inputName);
-            float[] all = graph.predict(new NDList(in)).get(0).toFloatArray();   // (1, k, dim)
+            float[] all = Tensors.toFloats(graph.predict(new NDList(in)).get(0));   // (1, k, dim)
             Map<Long, float[]> out = new java.util.HashMap<>();
             for (int i = 0; i < list.length; i++) {
                 float[] row = Arrays.copyOfRange(all, i * dim, (i + 1) * dim);

@@ -24,6 +24,7 @@ public final class Preprocessor {
     private final int grid;
     private final boolean withHr;
     private final boolean lrFromHr;
+    private final boolean lrBilinear;
     private final Resampler.Filter hrFilter;
     private final Resampler.Filter lrFilter;
     private final float[] scale = new float[3];
@@ -38,7 +39,12 @@ public final class Preprocessor {
         this.lrFromHr = "hr".equals(spec.lr().source());
         this.hrFilter = Resampler.Filter.parse(spec.hr().resize());
         this.lrFilter = Resampler.Filter.parse(spec.lr().resize());
-        if (lrFromHr) {
+        this.lrBilinear = lrFromHr && lrFilter == Resampler.Filter.BILINEAR;
+        if (lrBilinear && (Boolean.TRUE.equals(spec.lr().antialias()) || Boolean.TRUE.equals(spec.lr().alignCorners()))) {
+            throw new IllegalArgumentException("preprocess.lr: deriving the LR view from the HR tensor supports "
+                    + "bilinear without antialias and align_corners=false (the official derivation)");
+        }
+        if (lrFromHr && !lrBilinear) {
             requireMultiple(hrSize, lrSize, "the HR size", "the LR size");
             if (grid > 0) {
                 requireMultiple(hrSize, grid * lrSize, "the HR size", "hd_grid x the LR size");
@@ -85,7 +91,13 @@ public final class Preprocessor {
         if (withHr || lrFromHr) {
             hr = normalise(squareAt(image, hrSize, hrFilter));
         }
-        if (lrFromHr) {
+        if (lrBilinear) {
+            System.arraycopy(bilinear(hr, hrSize, lrSize), 0, lr, 0, lrPlane);
+            if (grid > 0) {
+                int side = grid * lrSize;
+                tiles(bilinear(hr, hrSize, side), side, lr, lrPlane);
+            }
+        } else if (lrFromHr) {
             System.arraycopy(avgPool(hr, hrSize, hrSize / lrSize), 0, lr, 0, lrPlane);
             if (grid > 0) {
                 int side = grid * lrSize;
@@ -174,6 +186,45 @@ public final class Preprocessor {
                         }
                     }
                     res[c * out * out + y * out + x] = sum * inv;
+                }
+            }
+        }
+        return res;
+    }
+
+    /**
+     * {@code F.interpolate(x, size=out, mode="bilinear", align_corners=False)} of a {@code 3 x size x size} CHW
+     * tensor, without antialiasing: each output sample reads the two nearest inputs per axis at source position
+     * {@code (o + 0.5) * size / out - 0.5}, clamped at 0, as PyTorch computes it (in float).
+     */
+    static float[] bilinear(float[] chw, int size, int out) {
+        if (out == size) {
+            return chw.clone();
+        }
+        int[] i0 = new int[out];
+        int[] i1 = new int[out];
+        float[] w1 = new float[out];
+        float scale = (float) size / out;
+        for (int o = 0; o < out; o++) {
+            float src = Math.max(scale * (o + 0.5f) - 0.5f, 0f);
+            int lo = Math.min((int) src, size - 1);
+            i0[o] = lo;
+            i1[o] = lo < size - 1 ? lo + 1 : lo;
+            w1[o] = src - lo;
+        }
+        float[] res = new float[3 * out * out];
+        for (int c = 0; c < 3; c++) {
+            int plane = c * size * size;
+            for (int y = 0; y < out; y++) {
+                int r0 = plane + i0[y] * size;
+                int r1 = plane + i1[y] * size;
+                float wy1 = w1[y];
+                float wy0 = 1f - wy1;
+                for (int x = 0; x < out; x++) {
+                    float wx1 = w1[x];
+                    float wx0 = 1f - wx1;
+                    res[c * out * out + y * out + x] = wy0 * (wx0 * chw[r0 + i0[x]] + wx1 * chw[r0 + i1[x]])
+                            + wy1 * (wx0 * chw[r1 + i0[x]] + wx1 * chw[r1 + i1[x]]);
                 }
             }
         }

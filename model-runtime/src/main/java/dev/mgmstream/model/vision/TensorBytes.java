@@ -125,7 +125,7 @@ public final class TensorBytes {
         return Float.intBitsToFloat(sign | (exp - 15 + 127) << 23 | mant << 13);
     }
 
-    static short toBfloat16(float f) {
+    public static short toBfloat16(float f) {
         int bits = Float.floatToRawIntBits(f);
         if ((bits & 0x7F800000) == 0x7F800000 && (bits & 0x7FFFFF) != 0) {
             return (short) (bits >>> 16 | 0x40); // keep NaN a NaN

@@ -9,6 +9,7 @@ import ai.djl.translate.TranslateException;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
 import dev.mgmstream.model.OnnxGraph;
+import dev.mgmstream.model.Tensors;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -161,7 +162,7 @@ public final class VisionEncoder implements AutoCloseable {
             }
             long t2 = System.nanoTime();
             NDArray tokens = output(p.projector.predict(projectorIn), tokensOutput);                 // (B*k, N, D)
-            float[] all = tokens.toFloatArray();
+            float[] all = Tensors.toFloats(tokens);
             long t3 = System.nanoTime();
             long[] shape = tokens.getShape().getShape();
             int perView = (int) shape[1];
@@ -203,9 +204,9 @@ public final class VisionEncoder implements AutoCloseable {
             throw new IllegalStateException("HR feature map " + h + "x" + w + " does not split into a " + g + "x" + g
                     + " grid");
         }
-        float[] in = features.toFloatArray();
+        float[] in = Tensors.toFloats(features);
         float[] out = splitForGrid(in, b, c, h, w, g);
-        return m.create(out, new Shape((long) b * (g * g + 1), c, h / g, w / g));
+        return Tensors.create(m, out, new Shape((long) b * (g * g + 1), c, h / g, w / g), features.getDataType());
     }
 
     static float[] splitForGrid(float[] in, int b, int c, int h, int w, int g) {

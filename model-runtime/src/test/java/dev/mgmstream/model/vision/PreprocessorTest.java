@@ -186,4 +186,48 @@ class PreprocessorTest {
         assertThat(TensorBytes.decode(TensorBytes.encode(v, "float32"), "float32")).containsExactly(v);
         assertThat(TensorBytes.decode(TensorBytes.encode(v, "bfloat16"), "bfloat16")).containsExactly(v);
     }
+
+    /** A 3 x 7 x 7 tensor whose values wrap, so every output reads distinct inputs. */
+    static float[] ramp() {
+        float[] x = new float[3 * 49];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = (float) ((i * 0.37) % 5 - 2.5);
+        }
+        return x;
+    }
+
+    @Test
+    void bilinearLrViewMatchesTorchInterpolateWithoutAntialiasAtNonIntegerRatios() {
+        // F.interpolate(x, size=3 / 5, mode="bilinear", align_corners=False) in torch 1.13; 768 -> 336 is such a ratio
+        float[] three = Preprocessor.bilinear(ramp(), 7, 3);
+        assertThat(three).containsExactly(new float[] {-0.5266668f, 0.3366666f, 1.2f, 0.5166664f, 1.38f, 2.243333f,
+            -0.1066662f, 0.756667f, 0.5088896f, -0.7299999f, 0.1333333f, 0.4411114f, -1.353333f, -0.4899997f, 0.373333f,
+            -0.3100005f, 0.5533327f, -0.2499995f, 0.7333333f, 1.596667f, -0.8733333f, 1.776666f, -2.359999f, -1.496667f,
+            1.153334f, -1.316667f, -0.453334f}, org.assertj.core.data.Offset.offset(2e-6f));
+        float[] five = Preprocessor.bilinear(ramp(), 7, 5);
+        assertThat(java.util.Arrays.copyOfRange(five, 25, 50)).containsExactly(new float[] {0.222f, 0.74f, 1.258f,
+            1.776f, -0.9059997f, -0.1520001f, 0.3659999f, 0.8839999f, 0.2020002f, -1.08f, -1.526f, -1.008f, -0.4899999f,
+            0.028f, 0.5459998f, 0.1000002f, 0.6180002f, 1.136f, 0.4540002f, -0.8280003f, 0.7259997f, 1.244f, 1.761999f,
+            -1.72f, -1.202f}, org.assertj.core.data.Offset.offset(2e-6f));
+    }
+
+    @Test
+    void bilinearLrViewFromHrNeedsNoWholeRatioButRefusesAntialias() {
+        ModelManifest.Preprocess p = new ModelManifest.Preprocess(true, List.of(127, 127, 127),
+                new ModelManifest.ViewSpec(768, "bicubic", null),
+                new ModelManifest.ViewSpec(336, "bilinear", "hr", false, false),
+                1 / 255.0, List.of(0.5, 0.5, 0.5), List.of(0.5, 0.5, 0.5), "NCHW");
+        ModelManifest.Vision v = new ModelManifest.Vision(576, 0, new ModelManifest.Mining(true, 4), p, null,
+                new ModelManifest.Component("hr.onnx", null, null), null, "float16");
+        PixelViews views = new Preprocessor(v).apply(card());
+        assertThat(views.lr()).hasSize(3 * 336 * 336);
+        assertThat(views.hr()).hasSize(3 * 768 * 768);
+        ModelManifest.Preprocess antialiased = new ModelManifest.Preprocess(true, List.of(127, 127, 127),
+                new ModelManifest.ViewSpec(768, "bicubic", null),
+                new ModelManifest.ViewSpec(336, "bilinear", "hr", true, false),
+                1 / 255.0, List.of(0.5, 0.5, 0.5), List.of(0.5, 0.5, 0.5), "NCHW");
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> new Preprocessor(new ModelManifest.Vision(576, 0,
+                new ModelManifest.Mining(true, 4), antialiased, null, new ModelManifest.Component("hr.onnx", null, null),
+                null, "float16"))).hasMessageContaining("antialias");
+    }
 }
