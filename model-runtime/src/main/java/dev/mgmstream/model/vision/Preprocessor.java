@@ -91,12 +91,15 @@ public final class Preprocessor {
         if (withHr || lrFromHr) {
             hr = normalise(squareAt(image, hrSize, hrFilter));
         }
-        if (lrBilinear) {
+        if (lrBilinear && grid > 0) {
+            // MGM-HD as the official code prepares it: the HR tensor resized to grid x the LR size and cut into
+            // tiles, and the global view resized from that same tensor, not from the HR one
+            int side = grid * lrSize;
+            float[] big = bilinear(hr, hrSize, side);
+            System.arraycopy(bilinear(big, side, lrSize), 0, lr, 0, lrPlane);
+            tiles(big, side, lr, lrPlane);
+        } else if (lrBilinear) {
             System.arraycopy(bilinear(hr, hrSize, lrSize), 0, lr, 0, lrPlane);
-            if (grid > 0) {
-                int side = grid * lrSize;
-                tiles(bilinear(hr, hrSize, side), side, lr, lrPlane);
-            }
         } else if (lrFromHr) {
             System.arraycopy(avgPool(hr, hrSize, hrSize / lrSize), 0, lr, 0, lrPlane);
             if (grid > 0) {

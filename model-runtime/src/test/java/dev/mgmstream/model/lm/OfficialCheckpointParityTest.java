@@ -116,17 +116,6 @@ class OfficialCheckpointParityTest {
     }
 
     @Test
-    void smokeTmp() throws Exception {
-        for (String d : new String[] {"float32", "float16"}) {
-            JavaRun j = runJava(OfficialExports.export("gemma", d));
-            for (Task t : tasks) { if (!t.id().startsWith("cap")) continue;
-                System.out.println(d + " " + t.id() + " " + Arrays.toString(collapsed(j.prompts().get(t.id()), -200)) + " -> "
-                        + Arrays.toString(j.completions().get(t.id()).tokens()) + " " + j.completions().get(t.id()).text());
-            }
-        }
-    }
-
-    @Test
     void gemmaFloat32GivesTheReferenceTokensAndLogits() throws Exception {
         Map<String, Traced> ref = reference("gemma");
         JavaRun java = runJava(OfficialExports.export("gemma", "float32"));
@@ -172,5 +161,16 @@ class OfficialCheckpointParityTest {
         double rate = same / (double) total;
         System.out.printf("float16 export: %d of %d reference tokens identical (%.1f%%)%n", same, total, 100 * rate);
         assertTrue(rate >= 0.95, "float16: " + same + " of " + total + " tokens identical");
+    }
+
+    @Test
+    void graphsWithExternalDataLoadFromBesideTheGraphAndAnswerTheSame() throws Exception {
+        Path external = OfficialExports.export("gemma", "float16", List.of("--external-data-threshold", "20000"));
+        assertTrue(Files.exists(external.resolve("decoder.onnx.data")), "the decoder's weights are external");
+        JavaRun inline = runJava(OfficialExports.export("gemma", "float16"));
+        JavaRun split = runJava(external);
+        for (Task t : tasks) {
+            assertArrayEquals(inline.completions().get(t.id()).tokens(), split.completions().get(t.id()).tokens(), t.id());
+        }
     }
 }

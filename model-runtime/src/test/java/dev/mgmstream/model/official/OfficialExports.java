@@ -46,11 +46,20 @@ public final class OfficialExports {
     }
 
     /** The pipeline's export of a family's test checkpoint in float32 or float16. */
-    public static synchronized Path export(String family, String dtype) {
+    public static Path export(String family, String dtype) {
+        return export(family, dtype, List.of());
+    }
+
+    /** The same with further {@code export_mgm.py} options, in a folder of its own. */
+    public static synchronized Path export(String family, String dtype, List<String> options) {
         Path ckpt = checkpoint(family);
-        return DONE.computeIfAbsent("export-" + family + "-" + dtype, k -> {
-            Path out = WORK.resolve("exports").resolve(family + "-" + dtype);
-            python(List.of("export_mgm.py", "--model", ckpt.toString(), "--out", out.toString(), "--dtype", dtype));
+        String name = family + "-" + dtype + (options.isEmpty() ? "" : "-" + Integer.toHexString(options.hashCode()));
+        return DONE.computeIfAbsent("export-" + name, k -> {
+            Path out = WORK.resolve("exports").resolve(name);
+            List<String> args = new ArrayList<>(List.of("export_mgm.py", "--model", ckpt.toString(), "--out",
+                    out.toString(), "--dtype", dtype));
+            args.addAll(options);
+            python(args);
             return out;
         });
     }
