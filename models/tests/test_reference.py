@@ -112,6 +112,8 @@ class ReferenceTest(unittest.TestCase):
         self.assertEqual(R.official_generation_prompt("Sure. <h>a dog in snow</h>"), "a dog in snow")
         self.assertEqual(R.official_generation_prompt("<h>x</h> then <h>y</h> end"), "y")
         self.assertIsNone(R.official_generation_prompt("<h>no end"))
+        with self.assertRaises(ValueError):
+            self.refs["gemma"].run(image(8, 8, 0), "two <image> here", False, 2)
 
     # ------------------------------------------------------------------ images
 

@@ -271,6 +271,9 @@ class Reference:
         return tokenizer_image_token(self.prompt(question, generate), self.tokenizer)
 
     def run(self, img: Image.Image, question: str, generate: bool, max_new_tokens: int) -> Dict:
+        if IMAGE_TOKEN in question:
+            # one image per task: a second placeholder would have no image to take its place
+            raise ValueError(f"the prompt contains {IMAGE_TOKEN}")
         ids = self.input_ids(question, generate)
         lr, hr = preprocess(img, self.spec)
         g = greedy(self.model, ids, lr, hr, self.stop_ids, max_new_tokens)
