@@ -16,8 +16,13 @@ configs use. The state-dict names are spelled out here from the upstream layouts
 mgm/official's modules, so loading these files there with strict=True checks those modules' names.
 MGM-2B also gets a tokenizer.json in the layout of Gemma's (BPE over the whole text with spaces as
 U+2581, byte fallback, <bos> added by the post-processor, the same special tokens and ids 0-3),
-its merges learnt from a few sentences so that its 256 ids fill the config's vocabulary; the LLaMA
-folders get no tokenizer files. Everything is a few hundred kB; nothing here is a real model.
+its merges learnt from a few sentences so that its 256 ids fill the config's vocabulary. MGM-8B
+gets one in the layout of Llama-3's (byte-level BPE after its split regex, <|begin_of_text|> added
+by the post-processor, the special tokens after the regular ids: <|begin_of_text|> 128,
+<|end_of_text|> 129, <|start_header_id|> 134, <|end_header_id|> 135, <|eot_id|> 137, as at 128000
+plus the same offsets there). Both get the tokenizer_config.json their models ship (Gemma's
+clean_up_tokenization_spaces false, Llama-3's true). MGM-7B gets no tokenizer files (Vicuna's is a
+SentencePiece tokenizer.model). Everything is a few hundred kB; nothing here is a real model.
 """
 from __future__ import annotations
 
@@ -273,9 +278,23 @@ def write_mgm(folder: str, family: dict, gen: torch.Generator, clip_vision, open
     _write_json(os.path.join(folder, "config.json"), mgm_config(family))
     if family["model_type"] == "mgm_gemma":
         _write_json(os.path.join(folder, "tokenizer.json"), gemma_tokenizer(lm["vocab_size"]))
+        # as Gemma's tokenizer_config.json has it: decode without transformers' space clean-up
+        _write_json(os.path.join(folder, "tokenizer_config.json"), {
+            "tokenizer_class": "GemmaTokenizer", "add_bos_token": True, "add_eos_token": False,
+            "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
+            "clean_up_tokenization_spaces": False, "model_max_length": 2048, "padding_side": "right"})
         _write_json(os.path.join(folder, "special_tokens_map.json"), {
             "bos_token": "<bos>", "eos_token": "<eos>", "pad_token": "<pad>", "unk_token": "<unk>",
             "additional_special_tokens": ["<start_of_turn>", "<end_of_turn>"]})
+    elif family is FAMILIES["llama3"]:
+        _write_json(os.path.join(folder, "tokenizer.json"), llama3_tokenizer(lm["vocab_size"]))
+        # Llama-3's files: PreTrainedTokenizerFast, whose decode cleans up spaces (" ." -> ".")
+        _write_json(os.path.join(folder, "tokenizer_config.json"), {
+            "tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|begin_of_text|>",
+            "eos_token": "<|end_of_text|>", "clean_up_tokenization_spaces": True,
+            "model_input_names": ["input_ids", "attention_mask"], "model_max_length": 2048})
+        _write_json(os.path.join(folder, "special_tokens_map.json"), {
+            "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"})
 
 
 # ------------------------------------------------------------------------------ tokenizer
@@ -341,6 +360,71 @@ def gemma_tokenizer(vocab_size: int) -> dict:
         "model": {"type": "BPE", "dropout": None, "unk_token": "<unk>", "continuing_subword_prefix": None,
                   "end_of_word_suffix": None, "fuse_unk": True, "byte_fallback": True, "vocab": vocab,
                   "merges": merges},
+    }
+
+
+# Llama-3's special tokens in its order (128000 onwards there, 128 onwards here): 256 in all there,
+# 128 here, the reserved ones filling the rest
+LLAMA3_NAMED = {0: "<|begin_of_text|>", 1: "<|end_of_text|>", 6: "<|start_header_id|>",
+                7: "<|end_header_id|>", 9: "<|eot_id|>"}
+LLAMA3_PATTERN = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*"
+                  r"|\s*[\r\n]+|\s+(?!\S)|\s+")
+
+
+def llama3_tokenizer(vocab_size: int) -> dict:
+    """A tokenizer.json in the layout of Llama-3's: byte-level BPE after its Split regex, no
+    normaliser, <|begin_of_text|> added by the post-processor, ignore_merges, and the special tokens
+    after the regular ids (here 128 regular, 128 special). The regular vocabulary is the byte-level
+    characters of printable ASCII and newline plus merges learnt on BPE_TEXT within the regex's
+    pieces (so only such text encodes: there is no unk token and no other byte)."""
+    from mgm.hf_tokenizer import _compiled, _split, byte_level
+    regular = vocab_size // 2
+    vocab = {byte_level(c): i for i, c in enumerate(["\n"] + [chr(c) for c in range(32, 127)])}
+    text = BPE_TEXT
+    for tok in GEMMA_SPECIALS:
+        text = text.replace(tok, " ")
+    words = [list(byte_level(p)) for p in _split(_compiled(LLAMA3_PATTERN), text, "Isolated", False)]
+    merges = []
+    while len(vocab) < regular:
+        pairs: Dict[Tuple[str, str], int] = {}
+        for w in words:
+            for a, b in zip(w, w[1:]):
+                pairs[a, b] = pairs.get((a, b), 0) + 1
+        pairs = {p: n for p, n in pairs.items() if f"{p[0]} {p[1]}" not in merges}
+        if not pairs:
+            raise ValueError("BPE_TEXT is too short for the vocabulary")
+        a, b = max(pairs, key=lambda p: pairs[p])
+        merges.append(f"{a} {b}")
+        vocab.setdefault(a + b, len(vocab))
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if w[i] == a and w[i + 1] == b:
+                    w[i:i + 2] = [a + b]
+                i += 1
+    specials = [LLAMA3_NAMED.get(i) for i in range(vocab_size - regular)]
+    reserved = iter(range(vocab_size))
+    specials = [s or f"<|reserved_special_token_{next(reserved)}|>" for s in specials]
+    added = [{"id": regular + i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
+              "normalized": False, "special": True} for i, t in enumerate(specials)]
+    bos = specials[0]
+    return {
+        "version": "1.0", "truncation": None, "padding": None, "added_tokens": added,
+        "normalizer": None,
+        "pre_tokenizer": {"type": "Sequence", "pretokenizers": [
+            {"type": "Split", "pattern": {"Regex": LLAMA3_PATTERN}, "behavior": "Isolated", "invert": False},
+            {"type": "ByteLevel", "add_prefix_space": False, "trim_offsets": True, "use_regex": False}]},
+        "post_processor": {"type": "Sequence", "processors": [
+            {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": False, "use_regex": True},
+            {"type": "TemplateProcessing",
+             "single": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}}],
+             "pair": [{"SpecialToken": {"id": bos, "type_id": 0}}, {"Sequence": {"id": "A", "type_id": 0}},
+                      {"SpecialToken": {"id": bos, "type_id": 1}}, {"Sequence": {"id": "B", "type_id": 1}}],
+             "special_tokens": {bos: {"id": bos, "ids": [regular], "tokens": [bos]}}}]},
+        "decoder": {"type": "ByteLevel", "add_prefix_space": True, "trim_offsets": True, "use_regex": True},
+        "model": {"type": "BPE", "dropout": None, "unk_token": None, "continuing_subword_prefix": None,
+                  "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
+                  "ignore_merges": True, "vocab": vocab, "merges": merges},
     }
 
 

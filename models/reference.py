@@ -3,6 +3,15 @@
 as the official Mini-Gemini evaluation scripts do (batch size 1).
 
 Usage: models/py models/reference.py --input TASKS.jsonl --output RESULTS.jsonl [--model models/mgm-tiny]
+       models/py models/reference.py --checkpoint MGM_DIR [--tower-root DIR] --input TASKS.jsonl
+           --output RESULTS.jsonl [--max-new-tokens N] [--trace TRACE.jsonl] [--chat-template NAME]
+
+--checkpoint runs a released Mini-Gemini folder (official layout, towers found as resolve_towers
+finds them) in float32 on the CPU as the official code does one task at a time: see
+mgm/official/reference.py. --trace then writes one line per answered task:
+  {"task_id", "input_ids": [prompt ids, -200 where the image goes], "tokens": [generated ids, the
+   stop token left out], "finish": "stop" | "length", "logits": [[vocab floats] per step, the step
+   that produced the stop token included]}
 
 Input line:  {"task_id": "...", "image": "path (relative to the input file's folder) or absolute",
               "kind": "caption" | "vqa" | "generate", "prompt": "..."}
@@ -26,7 +35,7 @@ from mgm.io import Loaded, generation_prompt  # noqa: E402
 KINDS = ("caption", "vqa", "generate")
 
 
-def parse(line: str, lineno: int, base: str):
+def parse(line: str, lineno: int, base: str, caption_prompt: str = world.CAPTION_PROMPT):
     """Returns (task_id, image path, kind, prompt) or raises ValueError with a reason."""
     try:
         obj = json.loads(line)
@@ -40,7 +49,7 @@ def parse(line: str, lineno: int, base: str):
         raise ValueError(f"line {lineno}: kind must be one of {', '.join(KINDS)}, got {kind!r}")
     prompt = obj.get("prompt")
     if kind == "caption" and not prompt:
-        prompt = world.CAPTION_PROMPT
+        prompt = caption_prompt
     if not prompt:
         raise ValueError(f"line {lineno}: a {kind} task needs a prompt")
     image = obj.get("image")
@@ -59,7 +68,16 @@ def main():
     ap.add_argument("--output", required=True)
     ap.add_argument("--model", default=os.path.join(here, "mgm-tiny"))
     ap.add_argument("--max-new-tokens", type=int, default=96)
+    ap.add_argument("--checkpoint", help="a released MGM folder: run it as the official code does")
+    ap.add_argument("--tower-root", help="where the config's relative tower paths are looked up first")
+    ap.add_argument("--chat-template", choices=["gemma", "vicuna_v1", "llama_3"],
+                    help="with --checkpoint; default: export_mgm.py's choice for the family")
+    ap.add_argument("--trace", help="with --checkpoint: per-task ids, tokens and logits (JSON lines)")
     a = ap.parse_args()
+    if a.checkpoint:
+        return run_checkpoint(a)
+    if a.trace or a.tower_root:
+        ap.error("--trace and --tower-root need --checkpoint")
     model = Loaded.from_dir(a.model)
     base = os.path.dirname(os.path.abspath(a.input))
     t0, n, counts = time.time(), 0, {"ok": 0, "rejected": 0, "failed": 0}
@@ -93,6 +111,62 @@ def main():
             counts[res["status"]] += 1
             fout.write(json.dumps(res) + "\n")
             fout.flush()
+    dt = time.time() - t0
+    print(f"{n} tasks in {dt:.1f}s ({n / max(dt, 1e-9):.2f} tasks/s): {counts}", file=sys.stderr)
+
+
+def read_image(path: str):
+    try:
+        img = Image.open(path)
+        img.load()
+        return img.convert("RGB")
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"cannot read image {path}: {e}")
+
+
+def run_checkpoint(a):
+    import torch
+    from mgm.official.reference import OFFICIAL_CAPTION_PROMPT, Reference, official_generation_prompt
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
+    ref = Reference(a.checkpoint, a.tower_root, a.chat_template)
+    base = os.path.dirname(os.path.abspath(a.input))
+    t0, n, counts = time.time(), 0, {"ok": 0, "rejected": 0, "failed": 0}
+    trace = open(a.trace, "w") if a.trace else None
+    try:
+        with open(a.input) as fin, open(a.output, "w") as fout:
+            for lineno, line in enumerate(fin, 1):
+                if not line.strip():
+                    continue
+                n += 1
+                res = {"task_id": f"line-{lineno}", "status": "ok"}
+                try:
+                    task_id, path, kind, prompt = parse(line, lineno, base, OFFICIAL_CAPTION_PROMPT)
+                    res["task_id"] = task_id
+                    img = read_image(path)
+                    out = ref.run(img, prompt, kind == "generate", a.max_new_tokens)
+                    res["answer"] = out["answer"]
+                    if kind == "generate":
+                        gp = official_generation_prompt(out["answer"])
+                        if gp is None or not gp.strip():
+                            res["status"] = "failed"
+                            res["reason"] = "the answer has no <h>...</h> generation prompt"
+                        else:
+                            res["generation_prompt"] = gp
+                    if trace:
+                        g = out["generation"]
+                        trace.write(json.dumps({
+                            "task_id": task_id, "input_ids": out["input_ids"], "tokens": g.tokens,
+                            "finish": g.finish, "logits": [row.tolist() for row in g.logits]}) + "\n")
+                        trace.flush()
+                except ValueError as e:
+                    res["status"] = "rejected"
+                    res["reason"] = str(e)
+                counts[res["status"]] += 1
+                fout.write(json.dumps(res) + "\n")
+                fout.flush()
+    finally:
+        if trace:
+            trace.close()
     dt = time.time() - t0
     print(f"{n} tasks in {dt:.1f}s ({n / max(dt, 1e-9):.2f} tasks/s): {counts}", file=sys.stderr)
 

@@ -217,7 +217,7 @@ class ExportMGMTest(unittest.TestCase):
         m = self.manifest("gemma", "float16")
         tok = m["tokenizer"]
         self.assertEqual(tok["file"], "tokenizer.json")
-        self.assertEqual(tok["files"], ["tokenizer.json", "special_tokens_map.json"])
+        self.assertEqual(tok["files"], ["tokenizer.json", "tokenizer_config.json", "special_tokens_map.json"])
         with open(os.path.join(out, "tokenizer.json"), "rb") as f, \
                 open(os.path.join(self.folders["gemma"], "tokenizer.json"), "rb") as g:
             self.assertEqual(f.read(), g.read())
@@ -230,12 +230,16 @@ class ExportMGMTest(unittest.TestCase):
             self.assertEqual(vocab[name], specials[name], name)
         self.assertEqual((tok["bos_token"], tok["pad_token"]), ("<bos>", "<pad>"))
         self.assertNotIn(tok["image_token"], vocab)  # the placeholder is never a token
-        self.assertIsNone(self.manifest("llama3", "float32")["tokenizer"]["file"])
+        llama3 = self.manifest("llama3", "float32")["tokenizer"]
+        self.assertEqual((llama3["file"], llama3["bos_token"]), ("tokenizer.json", "<|begin_of_text|>"))
 
     def test_tokenizer_files_are_copied_as_shipped(self):
         src = os.path.join(self.tmp.name, "ck-tok")
         shutil.copytree(os.path.join(self.tmp.name, "ck"), src)
         mgm = os.path.join(src, mtc.FAMILIES["llama3"]["folder"])
+        for name in export_mgm.TOKENIZER_FILES:  # as Vicuna ships: a SentencePiece model only
+            if os.path.exists(os.path.join(mgm, name)):
+                os.remove(os.path.join(mgm, name))
         with open(os.path.join(mgm, "tokenizer.model"), "wb") as f:
             f.write(b"\x0a\x03sp")
         out = os.path.join(self.tmp.name, "tok")
