@@ -515,7 +515,14 @@ def special_tokens(mgm_dir: str, family: str, chat: str) -> dict:
         text = lambda v: v.get("content") if isinstance(v, dict) else v  # noqa: E731
         bos = text(m.get("bos_token")) or bos
         pad = text(m.get("pad_token")) or pad
-    return {"bos_token": bos, "pad_token": pad}
+    # transformers cleans spaces before punctuation when decoding unless tokenizer_config.json turns it
+    # off (its default is on); the Rust tokenizer the Java side uses never does, so the manifest says
+    clean = True
+    config = os.path.join(mgm_dir, "tokenizer_config.json")
+    if os.path.isfile(config):
+        with open(config, encoding="utf-8") as f:
+            clean = bool(json.load(f).get("clean_up_tokenization_spaces", True))
+    return {"bos_token": bos, "pad_token": pad, "clean_up_tokenization_spaces": clean}
 
 
 def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: ReleasedFolders, dtype: str,
@@ -605,7 +612,7 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
         # a generate request carries " <GEN>" as the official demos append it, and the answer may talk
         # around the tagged prompt: the last <h>...</h> is the one the official code hands to SDXL
         "chat": {**CHAT[chat], "stop_strings": [], "generation_tags": ["<h>", "</h>"],
-                 "generation_suffix": " <GEN>", "generation_prompt": "last",
+                 "generation_suffix": " <GEN>", "generation_prompt": "last", "strip_answer": True,
                  "default_prompts": {"caption": "Describe the image in detail."}},
         "generation_defaults": {"max_new_tokens": 512, "temperature": 0.0, "top_p": 1.0},
     }

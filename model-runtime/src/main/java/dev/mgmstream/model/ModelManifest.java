@@ -152,10 +152,10 @@ public record ModelManifest(
      * never looked up in the embedding table.
      */
     public record TokenizerSpec(String file, String imageToken, String padToken, String bosToken, boolean addBos,
-                                Boolean imageTokenInVocab, Long imageTokenId) {
+                                Boolean imageTokenInVocab, Long imageTokenId, Boolean cleanUpTokenizationSpaces) {
 
         public TokenizerSpec(String file, String imageToken, String padToken, String bosToken, boolean addBos) {
-            this(file, imageToken, padToken, bosToken, addBos, null, null);
+            this(file, imageToken, padToken, bosToken, addBos, null, null, null);
         }
 
         public boolean imageTokenIsSentinel() {
@@ -168,15 +168,15 @@ public record ModelManifest(
      * (the released checkpoints were trained with {@code " <GEN>"}); {@code generationPrompt} says how the
      * prompt for the image generator is found in the answer: {@code "whole"} (the answer is exactly one tagged
      * prompt, mgm-tiny) or {@code "last"} (the last tagged prompt, text around it allowed, as the official
-     * code takes it).
+     * code takes it). {@code stripAnswer}: the answer is trimmed, as the official code trims what it decodes.
      */
     public record Chat(String template, String promptFormat, List<String> stopTokens, List<String> stopStrings,
                        List<String> generationTags, Map<String, String> defaultPrompts, String generationSuffix,
-                       String generationPrompt) {
+                       String generationPrompt, Boolean stripAnswer) {
 
         public Chat(String template, String promptFormat, List<String> stopTokens, List<String> stopStrings,
                     List<String> generationTags, Map<String, String> defaultPrompts) {
-            this(template, promptFormat, stopTokens, stopStrings, generationTags, defaultPrompts, null, null);
+            this(template, promptFormat, stopTokens, stopStrings, generationTags, defaultPrompts, null, null, null);
         }
     }
 

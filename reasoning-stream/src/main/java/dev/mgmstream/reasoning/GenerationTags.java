@@ -54,14 +54,14 @@ final class GenerationTags {
             return failed("the answer opens " + open + " but never closes it with " + close);
         }
         if (lastAmongText) {
-            // the released checkpoints may talk around the prompt; the official code takes the last tagged one
+            // as the official code: the text before the last closing tag and after the closing tag before it,
+            // from its last opening tag on (the whole of it when it has none); not trimmed
             int end = a.lastIndexOf(close);
-            int start = a.lastIndexOf(open, end);
-            if (start < 0) {
-                return failed("the answer closes " + close + " before any " + open);
-            }
-            String inner = a.substring(start + open.length(), end).strip();
-            return inner.isEmpty() ? failed("the generation prompt between " + open + " and " + close + " is empty")
+            int from = a.lastIndexOf(close, end - 1);
+            String segment = a.substring(from < 0 ? 0 : from + close.length(), end);
+            int start = segment.lastIndexOf(open);
+            String inner = start < 0 ? segment : segment.substring(start + open.length());
+            return inner.isBlank() ? failed("the generation prompt between " + open + " and " + close + " is empty")
                     : new Result(Optional.of(inner), null);
         }
         if (!a.startsWith(open) || !a.endsWith(close)) {

@@ -15,8 +15,8 @@ import java.util.stream.Collectors;
  * {@code conv_vicuna_v1}, {@code conv_mistral_instruct}, {@code conv_chatml_direct}), which the released
  * checkpoints were trained with, and the model vendors' published chat formats where MGM has none or
  * deviates: {@link #CHATML} is the ChatML of Nous-Hermes-2-Yi-34B's tokenizer config (newline after each
- * {@code <|im_end|>}), and {@link #LLAMA_3} is Meta's format, whose reply header says
- * {@code assistant} (MGM's {@code conv_llama_3} writes {@code system} there).
+ * {@code <|im_end|>}). {@link #LLAMA_3} is MGM's {@code conv_llama_3} as released, whose reply header says
+ * {@code system} where Meta's format says {@code assistant}: MGM-8B was trained and evaluated with it.
  */
 public enum ChatTemplate {
 
@@ -62,13 +62,13 @@ public enum ChatTemplate {
         }
     },
 
-    /** Llama-3 instruct headers with MGM's vision-assistant system prompt. */
+    /** Llama-3 headers with MGM's vision-assistant system prompt; the reply comes under MGM's {@code system} header. */
     LLAMA_3("llama_3", List.of("<|eot_id|>")) {
         @Override
         String turn(String content) {
             return "<|start_header_id|>system<|end_header_id|>\n\n" + LLAMA_3_SYSTEM + "<|eot_id|>"
                     + "<|start_header_id|>user<|end_header_id|>\n\n" + content + "<|eot_id|>"
-                    + "<|start_header_id|>assistant<|end_header_id|>\n\n";
+                    + "<|start_header_id|>system<|end_header_id|>\n\n";
         }
     };
 

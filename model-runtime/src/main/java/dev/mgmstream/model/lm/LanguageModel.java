@@ -241,9 +241,28 @@ public final class LanguageModel implements AutoCloseable {
         }
     }
 
-    /** Decodes generated ids as the Python reference does: special tokens dropped, nothing stripped. */
+    /**
+     * Decodes generated ids as the Python reference does: special tokens dropped; then, where the manifest
+     * says so, transformers' clean-up of spaces before punctuation and contractions (which the Rust tokenizer
+     * does not do) and trimming (mgm-tiny: neither).
+     */
     public String decode(long[] ids) {
-        return tokenizer.decode(ids, true);
+        String text = tokenizer.decode(ids, true);
+        if (Boolean.TRUE.equals(manifest.tokenizer().cleanUpTokenizationSpaces())) {
+            text = cleanUpTokenization(text);
+        }
+        return Boolean.TRUE.equals(manifest.chat().stripAnswer()) ? text.strip() : text;
+    }
+
+    private static final String[][] CLEAN_UP = {{" .", "."}, {" ?", "?"}, {" !", "!"}, {" ,", ","}, {" ' ", "'"},
+        {" n't", "n't"}, {" 'm", "'m"}, {" 's", "'s"}, {" 've", "'ve"}, {" 're", "'re"}};
+
+    /** transformers' {@code clean_up_tokenization}, replacement by replacement in its order. */
+    static String cleanUpTokenization(String text) {
+        for (String[] r : CLEAN_UP) {
+            text = text.replace(r[0], r[1]);
+        }
+        return text;
     }
 
     public Generator newGenerator(BatchingOptions options) {

@@ -55,7 +55,7 @@ class ChatTemplateTest {
                 "<|start_header_id|>system<|end_header_id|>\n\nYou are a helpful language and vision assistant. You are"
                         + " able to understand the visual content that the user provides, and assist the user with a"
                         + " variety of tasks using natural language.<|eot_id|><|start_header_id|>user<|end_header_id|>"
-                        + "\n\n<image>\nWhat is in the picture?<|eot_id|><|start_header_id|>assistant<|end_header_id|>\n\n");
+                        + "\n\n<image>\nWhat is in the picture?<|eot_id|><|start_header_id|>system<|end_header_id|>\n\n");
     }
 
     @Test

@@ -24,6 +24,8 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * The Java pipeline on exports of checkpoints in the released Mini-Gemini format (scaled down, random
@@ -115,10 +117,11 @@ class OfficialCheckpointParityTest {
         return out.stream().mapToLong(Long::longValue).toArray();
     }
 
-    @Test
-    void gemmaFloat32GivesTheReferenceTokensAndLogits() throws Exception {
-        Map<String, Traced> ref = reference("gemma");
-        JavaRun java = runJava(OfficialExports.export("gemma", "float32"));
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gemma", "llama3"})
+    void float32GivesTheReferenceTokensAndLogits(String family) throws Exception {
+        Map<String, Traced> ref = reference(family);
+        JavaRun java = runJava(OfficialExports.export(family, "float32"));
         int steps = 0;
         for (Task t : tasks) {
             Traced r = ref.get(t.id());
@@ -126,6 +129,7 @@ class OfficialCheckpointParityTest {
             assertArrayEquals(r.inputIds(), collapsed(p, -200), t.id() + ": prompt ids");
             Completion c = java.completions().get(t.id());
             assertArrayEquals(r.tokens(), c.tokens(), t.id() + ": greedy tokens");
+            assertEquals(r.result().path("answer").asText(), c.text(), t.id() + ": answer text");
             List<float[]> jl = java.logits().get(t.id());
             assertEquals(r.logits().size(), jl.size(), t.id() + ": steps");
             for (int s = 0; s < jl.size(); s++) {
@@ -140,10 +144,11 @@ class OfficialCheckpointParityTest {
         assertTrue(steps > tasks.size(), "compared " + steps + " steps");
     }
 
-    @Test
-    void gemmaFloat16GivesTheReferenceTokensNearlyAlways() throws Exception {
-        Map<String, Traced> ref = reference("gemma");
-        JavaRun java = runJava(OfficialExports.export("gemma", "float16"));
+    @ParameterizedTest(name = "{0}")
+    @ValueSource(strings = {"gemma", "llama3"})
+    void float16GivesTheReferenceTokensNearlyAlways(String family) throws Exception {
+        Map<String, Traced> ref = reference(family);
+        JavaRun java = runJava(OfficialExports.export(family, "float16"));
         int same = 0;
         int total = 0;
         for (Task t : tasks) {
@@ -159,7 +164,7 @@ class OfficialCheckpointParityTest {
             }
         }
         double rate = same / (double) total;
-        System.out.printf("float16 export: %d of %d reference tokens identical (%.1f%%)%n", same, total, 100 * rate);
+        System.out.printf(family + " float16 export: %d of %d reference tokens identical (%.1f%%)%n", same, total, 100 * rate);
         assertTrue(rate >= 0.95, "float16: " + same + " of " + total + " tokens identical");
     }
 
