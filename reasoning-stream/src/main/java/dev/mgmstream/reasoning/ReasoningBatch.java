@@ -171,7 +171,7 @@ final class ReasoningBatch implements BatchFunction<String, VisualTokens>, AutoC
                 metrics.answer(AnswerStatus.FAILED);
                 out.add(Output.of(j.input(), answers, j.task().getTaskId(), a
                         .setStatus(AnswerStatus.FAILED)
-                        .setText(null)
+                        // the model's text stays: the user sees what it wrote instead of a prompt
                         .setReason("no generation prompt: " + r.problem() + " (answer: \"" + shorten(c.text()) + "\")")
                         .build()));
                 continue;

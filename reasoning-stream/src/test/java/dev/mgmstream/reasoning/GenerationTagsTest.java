@@ -41,7 +41,7 @@ class GenerationTagsTest {
     @Test
     void releasedCheckpointsMayTalkAroundThePromptAndTheLastTaggedOneCounts() {
         GenerationTags official = GenerationTags.of(new dev.mgmstream.model.ModelManifest.Chat("gemma", null,
-                List.of(), List.of(), List.of("<h>", "</h>"), java.util.Map.of(), " <GEN>", "last"));
+                List.of(), List.of(), List.of("<h>", "</h>"), java.util.Map.of(), " <GEN>", "last", true));
         assertThat(official.extract("Sure! Here it is: <h>a red barn at dusk</h>").prompt()).contains("a red barn at dusk");
         assertThat(official.extract("<h>draft</h> better: <h>a calm lake</h> enjoy").prompt()).contains("a calm lake");
         assertThat(official.extract("no tags at all").problem()).contains("no <h>");
