@@ -214,6 +214,13 @@ class DeployManifestsTest {
             assertThat(a).as(tree + ": registry ACL").matches("(topic " + Pattern.quote(d.registryTopic()) + "|group "
                     + Pattern.quote(d.registryEnv("KARAPACE_GROUP_ID")) + ") literal \\w+");
         }
+        // A client application submits tasks and reads answers by assigned partitions (mgm run, publish, results).
+        assertThat(users.remove("mgm-client")).as(tree + ": the client applications' KafkaUser").isTrue();
+        assertThat(acls(d.get("KafkaUser", "mgm-client").path("spec"))).as(tree + ": ACLs of mgm-client").isEqualTo(
+                new TreeSet<>(Set.of(acl("topic", catalogue.name(TopicRole.IMAGE_TASKS), "literal", "Write"),
+                        acl("topic", catalogue.name(TopicRole.IMAGE_TASKS), "literal", "Describe"),
+                        acl("topic", catalogue.name(TopicRole.ANSWERS), "literal", "Read"),
+                        acl("topic", catalogue.name(TopicRole.ANSWERS), "literal", "Describe"))));
         assertThat(groups).as("stages' groups differ from the registry's").doesNotContain(d.registryEnv("KARAPACE_GROUP_ID"));
         assertThat(users).as(tree + ": KafkaUsers nobody uses").isEmpty();
     }

@@ -158,6 +158,15 @@ public final class EmbeddedKafka implements AutoCloseable {
         p.put("num.io.threads", "2");
         p.put("background.threads", "2");
         p.put("log.cleaner.dedupe.buffer.size", String.valueOf(2 * 1024 * 1024));
+        for (Listener l : options.listeners()) {
+            // further listeners beside PLAINTEXT (which the readiness probe, the broker itself and the
+            // in-process registry keep using); their security settings come as listener.name.* properties
+            String at = l.name() + "://localhost:" + l.port();
+            p.put("listeners", p.get("listeners") + "," + at);
+            p.put("advertised.listeners", p.get("advertised.listeners") + "," + at);
+            p.put("listener.security.protocol.map", p.get("listener.security.protocol.map") + "," + l.name() + ":"
+                    + l.securityProtocol());
+        }
         p.putAll(options.brokerProperties());
         return p;
     }
@@ -238,9 +247,17 @@ public final class EmbeddedKafka implements AutoCloseable {
      * @param autoCreateTopics        whether producing to an unknown topic creates it (off: provisioning is explicit)
      * @param readinessTimeout        how long the produce-and-consume readiness check may take
      * @param brokerProperties        any further broker settings, applied last
+     * @param listeners               listeners besides PLAINTEXT, e.g. a SASL_SSL one for security tests
      */
     public record Options(Optional<Path> dataDir, boolean keepData, int port, int internalTopicPartitions,
-                          boolean autoCreateTopics, Duration readinessTimeout, Map<String, String> brokerProperties) {
+                          boolean autoCreateTopics, Duration readinessTimeout, Map<String, String> brokerProperties,
+                          List<Listener> listeners) {
+
+        public Options(Optional<Path> dataDir, boolean keepData, int port, int internalTopicPartitions,
+                       boolean autoCreateTopics, Duration readinessTimeout, Map<String, String> brokerProperties) {
+            this(dataDir, keepData, port, internalTopicPartitions, autoCreateTopics, readinessTimeout, brokerProperties,
+                    List.of());
+        }
 
         public Options {
             if (port < 0 || port > 65535) {
@@ -250,6 +267,7 @@ public final class EmbeddedKafka implements AutoCloseable {
                 throw new IllegalArgumentException("internalTopicPartitions must be >= 1");
             }
             brokerProperties = Map.copyOf(brokerProperties);
+            listeners = List.copyOf(listeners);
         }
 
         public static Options defaults() {
@@ -259,24 +277,35 @@ public final class EmbeddedKafka implements AutoCloseable {
         /** Keep topics between runs by pointing every start at the same directory. */
         public Options withDataDir(Path dir) {
             return new Options(Optional.of(dir), keepData, port, internalTopicPartitions, autoCreateTopics,
-                    readinessTimeout, brokerProperties);
+                    readinessTimeout, brokerProperties, listeners);
         }
 
         public Options withPort(int brokerPort) {
             return new Options(dataDir, keepData, brokerPort, internalTopicPartitions, autoCreateTopics,
-                    readinessTimeout, brokerProperties);
+                    readinessTimeout, brokerProperties, listeners);
         }
 
         public Options withAutoCreateTopics(boolean enabled) {
             return new Options(dataDir, keepData, port, internalTopicPartitions, enabled, readinessTimeout,
-                    brokerProperties);
+                    brokerProperties, listeners);
         }
 
         public Options withBrokerProperty(String key, String value) {
             Map<String, String> merged = new HashMap<>(brokerProperties);
             merged.put(key, value);
             return new Options(dataDir, keepData, port, internalTopicPartitions, autoCreateTopics,
-                    readinessTimeout, merged);
+                    readinessTimeout, merged, listeners);
+        }
+
+        /** One more listener, named {@code name} (also its listener.name.* prefix, lower-cased), on a fixed port. */
+        public Options withListener(String name, int listenerPort, String securityProtocol) {
+            List<Listener> more = new java.util.ArrayList<>(listeners);
+            more.add(new Listener(name, listenerPort, securityProtocol));
+            return new Options(dataDir, keepData, port, internalTopicPartitions, autoCreateTopics, readinessTimeout,
+                    brokerProperties, more);
         }
     }
+
+    /** A further listener: its name, port and security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL). */
+    public record Listener(String name, int port, String securityProtocol) {}
 }
