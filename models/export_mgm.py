@@ -616,8 +616,11 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
             "hidden_size": d, "num_layers": lm.num_hidden_layers, "num_kv_heads": lm.num_key_value_heads,
             "num_attention_heads": lm.num_attention_heads, "head_dim": lm.head_dim,
             "vocab_size": lm.vocab_size,
-            # the official builder's context length: max_sequence_length, else 2048
-            "context_length": cfg.get("max_sequence_length", 2048),
+            # the official builder's context length: max_sequence_length, else 2048; an HD image alone
+            # brings 5 x 576 tokens, so HD takes the official splice's limit, tokenizer_model_max_length
+            # (the trainer stores its model_max_length there: 4096 in the official HD training scripts)
+            "context_length": cfg.get("max_sequence_length") or (
+                cfg.get("tokenizer_model_max_length") or 2048 if hd else 2048),
             "max_position_embeddings": cfg.get("max_position_embeddings"),
             "embeddings_scale": 1.0,
             "embeddings_scale_in_decoder": scale,

@@ -75,10 +75,12 @@ FAMILIES = {
 }
 # HD variants, written only when asked for (--families gemma-hd): the released MGM-*-HD configs
 # (7B/13B Vicuna, 8B LLaMA-3, 8x7B Mixtral, 34B Yi; there is no 2B-HD) differ from their plain
-# models only in image_grid 2, image_global true and image_size_aux 1536 for 768. Here the aux
+# models only in image_grid 2, image_global true, image_size_aux 1536 for 768 and
+# tokenizer_model_max_length 4096 (the HD scripts train with model_max_length 4096). Here the aux
 # size doubles too (128: a 32 x 32 ConvNeXt map, 16 x 16 per tile and for the global view, 4 x 4
 # cells under each of the 4 x 4 LR tokens); Gemma for its tokenizer.json
-HD_CONFIG = dict(image_grid=2, image_global=True, image_size_aux=2 * CONVNEXT["image_size_aux"])
+HD_CONFIG = dict(image_grid=2, image_global=True, image_size_aux=2 * CONVNEXT["image_size_aux"],
+                 tokenizer_model_max_length=4096)
 VARIANTS = {"gemma-hd": dict(FAMILIES["gemma"], folder="MGM-2B-HD", config=HD_CONFIG)}
 
 

@@ -195,6 +195,8 @@ class HDTest(unittest.TestCase):
                 self.assertEqual(v["projector"]["inputs"]["hr_features"]["shape"],
                                  [-1, C_AUX, HR_SIDE // G, HR_SIDE // G])
                 self.assertEqual(v["preprocess"], self.ref.spec)
+                # 5 x 576 visual tokens would not fit the 2048 of a plain export
+                self.assertEqual(self.manifest(dtype)["language_model"]["context_length"], 4096)
                 g = self.graphs(dtype)["projector"].graph
                 hr_in = {x.name: x for x in g.input}["hr_features"].type.tensor_type.shape.dim
                 self.assertEqual([d.dim_value for d in hr_in][1:], [C_AUX, HR_SIDE // G, HR_SIDE // G])
@@ -202,7 +204,7 @@ class HDTest(unittest.TestCase):
         folder = mtc.write_test_checkpoints(plain, ("gemma",))["gemma"]
         with contextlib.redirect_stderr(io.StringIO()):
             m = export_mgm.export(folder, os.path.join(plain, "out"), "float32")
-        self.assertEqual(m["vision"]["hd_grid"], 0)
+        self.assertEqual((m["vision"]["hd_grid"], m["language_model"]["context_length"]), (0, 2048))
 
     def java_tokens(self, graphs, lr_views, hr_pixels):
         """VisionEncoder.encode: lr_encoder on [B*5] views, hr_encoder on [B], the HR map split per
