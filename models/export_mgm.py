@@ -408,6 +408,7 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
     if dtype not in DTYPES:
         raise ValueError(f"dtype {dtype}: float16 or float32")
     cfg = checkpoint.read_config(mgm_dir)
+    hd_grid(cfg)  # an HD layout the Java runtime cannot serve is refused before anything loads
     found = resolve_towers(mgm_dir) if not (vision_tower and vision_tower_aux) else None
     folders = ReleasedFolders(mgm_dir, vision_tower or found.clip, vision_tower_aux or found.aux)
     # traced in float32 whatever the checkpoint holds: bfloat16 and float16 widen exactly
@@ -424,8 +425,14 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
     n, c, c_aux, d = clip_cfg.num_patches, clip_cfg.hidden_size, cnx.hidden_size, lm.hidden_size
     grid = math.isqrt(n)
     hr_side = s_aux // cnx.stem_patch
-    if hr_side % grid:
-        raise ValueError(f"the HR map ({hr_side}) does not divide into the {grid} x {grid} LR grid")
+    hd = hd_grid(cfg)
+    # the projector sees one LR view's HR map: the whole map, or with HD (hd_grid g) one of the
+    # g x g tiles the Java side cuts from it, or the whole map pooled by g for the global view
+    proj_side = hr_side // max(hd, 1)
+    if hd and hr_side % hd:
+        raise ValueError(f"the HR map ({hr_side}) does not divide into the {hd} x {hd} HD grid")
+    if proj_side % grid:
+        raise ValueError(f"the HR map per LR view ({proj_side}) does not divide into the {grid} x {grid} LR grid")
     kv, hd, layers = lm.num_key_value_heads, lm.head_dim, lm.num_hidden_layers
     external = {}
 
@@ -444,7 +451,9 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
           {"pixel_values_hr": batch, "hr_features": batch}, ["pixel_values_hr"],
           shapes={"hr_features": ["batch", c_aux, hr_side, hr_side]})
     lr_f, hr_f = mgm.model.vision_tower(px), HREncoder(mgm, hr_side)(px_aux)
-    graph("projector.onnx", Projector(mgm, half, grid, hr_side), (lr_f, hr_f), ["lr_features", "hr_features"],
+    if hd:
+        hr_f = hr_f[:, :, :proj_side, :proj_side].contiguous()  # a tile-sized map to trace with
+    graph("projector.onnx", Projector(mgm, half, grid, proj_side), (lr_f, hr_f), ["lr_features", "hr_features"],
           ["visual_tokens"], {"lr_features": batch, "hr_features": batch, "visual_tokens": batch},
           markers=False, shapes={"visual_tokens": ["batch", n, d]})
     seq = {0: "batch", 1: "sequence"}
@@ -475,6 +484,17 @@ def export(mgm_dir: str, out: str, dtype: str = "float16", vision_tower: Optiona
         json.dump(manifest, f, indent=2)
         f.write("\n")
     return manifest
+
+
+def hd_grid(cfg: dict) -> int:
+    """The manifest's hd_grid: 0 for a plain model, image_grid for an HD one (image_grid > 1 with
+    image_global, the released MGM-*-HD). The Java runtime always gives the LR encoder the global
+    view before the tiles, so a grid without image_global is refused."""
+    grid = cfg.get("image_grid") or 1
+    if grid > 1 and not cfg.get("image_global"):
+        raise NotImplementedError(f"image_grid {grid} without image_global: the Java runtime serves HD "
+                                  "models only with the global view (image_global true, as released)")
+    return grid if grid > 1 else 0
 
 
 def load_released_from(folders: ReleasedFolders) -> MGMForCausalLM:
@@ -532,6 +552,8 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
     s, s_aux = clip_cfg.image_size, mm.image_size_aux
     n, c, c_aux, d = clip_cfg.num_patches, clip_cfg.hidden_size, cnx.hidden_size, lm.hidden_size
     hr_side, grid = s_aux // cnx.stem_patch, math.isqrt(n)
+    hd = hd_grid(cfg)
+    proj_side = hr_side // max(hd, 1)  # the HR map one LR view mines: a tile of it with HD
     pre = _preprocessor(folders.clip)
     mean, std = pre.get("image_mean", [0.48145466, 0.4578275, 0.40821073]), \
         pre.get("image_std", [0.26862954, 0.26130258, 0.27577711])
@@ -550,9 +572,11 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
                    "vision_tower": cfg.get("mm_vision_tower"), "vision_tower_aux": cfg.get("mm_vision_tower_aux")},
         "external_data": external,
         "vision": {
+            # per LR view: with hd_grid g the runtime gives an image (g*g + 1) * n tokens, the
+            # global view's first, then the tiles' row-major, as the official encode_images
             "image_token_count": n,
-            "hd_grid": 0,
-            "mining": {"enabled": True, "sub_patch_side": hr_side // grid},
+            "hd_grid": hd,
+            "mining": {"enabled": True, "sub_patch_side": proj_side // grid},
             "preprocess": {
                 "pad_to_square": mm_aspect(cfg) == "pad",
                 "pad_color": [int(x * 255) for x in mean],
@@ -572,7 +596,8 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
                            "inputs": {"pixel_values_hr": spec([-1, 3, s_aux, s_aux], "float32")},
                            "outputs": {"hr_features": spec(hr_shape, dtype)}},
             "projector": {"file": "projector.onnx",
-                          "inputs": {"lr_features": spec([-1, n, c], dtype), "hr_features": spec(hr_shape, dtype)},
+                          "inputs": {"lr_features": spec([-1, n, c], dtype),
+                                     "hr_features": spec([-1, c_aux, proj_side, proj_side], dtype)},
                           "outputs": {"visual_tokens": spec([-1, n, d], dtype)}},
             "visual_tokens_dtype": "float16",
         },
@@ -591,8 +616,11 @@ def build_manifest(cfg: dict, mm: MMConfig, mgm: MGMForCausalLM, folders: Releas
             "hidden_size": d, "num_layers": lm.num_hidden_layers, "num_kv_heads": lm.num_key_value_heads,
             "num_attention_heads": lm.num_attention_heads, "head_dim": lm.head_dim,
             "vocab_size": lm.vocab_size,
-            # the official builder's context length: max_sequence_length, else 2048
-            "context_length": cfg.get("max_sequence_length", 2048),
+            # the official builder's context length: max_sequence_length, else 2048; an HD image alone
+            # brings 5 x 576 tokens, so HD takes the official splice's limit, tokenizer_model_max_length
+            # (the trainer stores its model_max_length there: 4096 in the official HD training scripts)
+            "context_length": cfg.get("max_sequence_length") or (
+                cfg.get("tokenizer_model_max_length") or 2048 if hd else 2048),
             "max_position_embeddings": cfg.get("max_position_embeddings"),
             "embeddings_scale": 1.0,
             "embeddings_scale_in_decoder": scale,

@@ -10,6 +10,8 @@ DIR/MGM-2B/  Gemma, bfloat16, sharded safetensors + model.safetensors.index.json
 DIR/MGM-7B/  Vicuna (LLaMA, as many KV heads as query heads), float16, sharded pytorch_model-*.bin
     + pytorch_model.bin.index.json
 DIR/MGM-8B/  LLaMA-3 (grouped-query attention, rope_theta 500000), bfloat16, sharded safetensors
+DIR/MGM-2B-HD/  only with --families gemma-hd: MGM-2B's layout and tokenizer with the HD keys
+    (image_grid 2, image_global true, image_size_aux twice MGM-2B's)
 
 The MGM configs carry the official keys and name the towers by the relative paths the released
 configs use. The state-dict names are spelled out here from the upstream layouts, not taken from
@@ -71,6 +73,15 @@ FAMILIES = {
     "llama3": dict(folder="MGM-8B", model_type="mgm", arch="MGMLlamaForCausalLM",
                    fmt="safetensors", dtype=torch.bfloat16, lm=LLAMA3_LM),
 }
+# HD variants, written only when asked for (--families gemma-hd): the released MGM-*-HD configs
+# (7B/13B Vicuna, 8B LLaMA-3, 8x7B Mixtral, 34B Yi; there is no 2B-HD) differ from their plain
+# models only in image_grid 2, image_global true, image_size_aux 1536 for 768 and
+# tokenizer_model_max_length 4096 (the HD scripts train with model_max_length 4096). Here the aux
+# size doubles too (128: a 32 x 32 ConvNeXt map, 16 x 16 per tile and for the global view, 4 x 4
+# cells under each of the 4 x 4 LR tokens); Gemma for its tokenizer.json
+HD_CONFIG = dict(image_grid=2, image_global=True, image_size_aux=2 * CONVNEXT["image_size_aux"],
+                 tokenizer_model_max_length=4096)
+VARIANTS = {"gemma-hd": dict(FAMILIES["gemma"], folder="MGM-2B-HD", config=HD_CONFIG)}
 
 
 # ------------------------------------------------------------------------------ official names
@@ -245,6 +256,10 @@ def write_openclip(folder: str, gen: torch.Generator) -> Dict[str, torch.Tensor]
 
 
 def mgm_config(family: dict) -> dict:
+    return {**_mgm_config(family), **family.get("config", {})}
+
+
+def _mgm_config(family: dict) -> dict:
     lm = family["lm"]
     return {
         "architectures": [family["arch"]], "model_type": family["model_type"], **lm,
@@ -435,7 +450,7 @@ def write_test_checkpoints(out: str, families=tuple(FAMILIES), seed: int = 0) ->
     openclip = write_openclip(os.path.join(out, AUX_DIR), gen)
     folders = {}
     for name in families:
-        family = FAMILIES[name]
+        family = FAMILIES[name] if name in FAMILIES else VARIANTS[name]
         folders[name] = os.path.join(out, family["folder"])
         write_mgm(folders[name], family, gen, clip_vision, openclip)
     return folders
@@ -445,11 +460,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--families", default=",".join(FAMILIES),
-                    help=f"comma-separated, from {', '.join(FAMILIES)}")
+                    help=f"comma-separated, from {', '.join([*FAMILIES, *VARIANTS])}")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
     families = [f for f in args.families.split(",") if f]
-    unknown = set(families) - set(FAMILIES)
+    unknown = set(families) - set(FAMILIES) - set(VARIANTS)
     if unknown:
         ap.error(f"unknown families {sorted(unknown)}")
     for name, folder in write_test_checkpoints(args.out, families, args.seed).items():

@@ -19,6 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from . import checkpoint, clip, convnext
 from .checkpoint import Tensors
@@ -43,17 +44,34 @@ class MMConfig:
     optimize_vision_tower_aux: bool = False
     tokenizer_model_max_length: Optional[int] = None
     tokenizer_padding_side: str = "right"
+    # the HD variants (MGM-*-HD): the CLIP side sees image_grid x image_grid tiles of the image at
+    # image_grid times the CLIP size plus, with image_global, the whole image at the CLIP size
+    image_grid: int = 1
+    image_global: bool = False
+
+    @property
+    def hd(self) -> bool:
+        return self.image_grid > 1
 
     @staticmethod
     def from_hf(config: dict) -> "MMConfig":
-        for key in ("image_grid", "image_global"):
-            # HD variants tile the image into a grid plus a global view; not built yet
-            if key in config and config[key] not in (1, False, None):
-                raise NotImplementedError(f"{key}={config[key]} (the HD variants)")
+        grid = config.get("image_grid")
+        grid = 1 if grid is None else grid
+        glob = bool(config.get("image_global") or False)
+        if (grid, glob) not in ((1, False), (2, True)):
+            # the released models are plain (1, false) or HD (2, true); the official encode_images
+            # fails on image_global without a grid, and a grid without the global view was never
+            # released (nor can the Java runtime serve it)
+            raise NotImplementedError(
+                f"image_grid={config.get('image_grid')!r} with image_global={config.get('image_global')!r}: "
+                "only image_grid 1 without image_global or image_grid 2 with image_global true (MGM-*-HD) "
+                "are supported")
         if config.get("mm_use_im_start_end"):
             raise NotImplementedError("mm_use_im_start_end")
         names = MMConfig.__dataclass_fields__
-        return MMConfig(**{k: config[k] for k in names if k in config})
+        fields = {k: config[k] for k in names if k in config}
+        fields.update(image_grid=grid, image_global=glob)
+        return MMConfig(**fields)
 
 
 def build_projector(kind: str, in_dim: int, out_dim: int) -> nn.Module:
@@ -125,10 +143,38 @@ class MGMModel(DecoderModel):
         return lr + torch.einsum("bnm,bnmd->bnd", weights, v)
 
     def encode_images(self, images: torch.Tensor, images_aux: torch.Tensor) -> torch.Tensor:
-        """[B, 3, S, S] and [B, 3, S_aux, S_aux] -> visual tokens [B, N, hidden_size]."""
-        lr = self.vision_tower(images)
-        hr = self.vision_tower_aux(images_aux)
-        return self.mm_projector(self.mine(lr, hr.to(lr.dtype)))
+        """[B, 3, S, S] and [B, 3, S_aux, S_aux] -> visual tokens [B, N, hidden_size].
+
+        HD (image_grid g > 1): images is [B, g*g + 1, 3, S, S] as the official serving code stacks
+        it, the g x g tiles row-major and then the global view, and the result is [B, (g*g + 1) N,
+        hidden_size] in the official order: the global view's tokens, then each tile's. The ConvNeXt
+        runs once on the aux image; the global view mines that map resized bilinearly by 1/g, each
+        tile mines its own g x g tile of it (mgm_arch.py encode_images)."""
+        g = self.mm_config.image_grid
+        if g <= 1:
+            lr = self.vision_tower(images)
+            hr = self.vision_tower_aux(images_aux)
+            return self.mm_projector(self.mine(lr, hr.to(lr.dtype)))
+        views = g * g + (1 if self.mm_config.image_global else 0)
+        if images.dim() != 5 or images.shape[1] != views:
+            raise ValueError(f"HD images: expected [B, {views}, 3, S, S] (the {g}x{g} tiles, then the "
+                             f"global view), got {list(images.shape)}")
+        b = images.shape[0]
+        lr = self.vision_tower(images.flatten(0, 1))                     # [B*views, N, C]
+        lr = lr.view(b, views, *lr.shape[1:])
+        hr = self.vision_tower_aux(images_aux).to(lr.dtype)             # [B, C_aux, H, W]
+        c, h, w = hr.shape[1:]
+        if h % g or w % g:
+            raise ValueError(f"HR map {h}x{w} does not divide into the {g}x{g} HD grid")
+        tiles = hr.reshape(b, c, g, h // g, g, w // g).permute(0, 2, 4, 1, 3, 5)
+        tiles = tiles.reshape(b * g * g, c, h // g, w // g)
+        mined = self.mine(lr[:, :g * g].flatten(0, 1), tiles).view(b, g * g * lr.shape[2], -1)
+        if self.mm_config.image_global:
+            # the official code resizes in float32 and casts back
+            hr_global = F.interpolate(hr.float(), scale_factor=1 / g, mode="bilinear",
+                                      align_corners=False).to(hr.dtype)
+            mined = torch.cat([self.mine(lr[:, -1], hr_global), mined], dim=1)
+        return self.mm_projector(mined)
 
 
 class MGMForCausalLM(nn.Module):

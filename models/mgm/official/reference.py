@@ -6,7 +6,9 @@ one question at batch size 1, in float32 on the CPU, greedy.
             mean colour (int(x*255)), then the CLIP processor with its sizes set to image_size_aux
             (resize the shortest edge, bicubic through PIL; centre crop; rescale; normalise) gives
             the HR tensor; the LR tensor is F.interpolate(HR, CLIP size, bilinear,
-            align_corners=False), as cli.py and model_worker.py make it
+            align_corners=False), as cli.py and model_worker.py make it. HD (image_grid 2,
+            image_global): F.interpolate(HR, 2 x CLIP size), its 2 x 2 tiles row-major, then the
+            global view F.interpolate(that, CLIP size), stacked [1, 5, 3, S, S] as cli.py does
   prompt    conv_templates[template] with the user turn "<image>\\n" + question (cli.py's first
             message), plus " <GEN>" appended to the question for a generation request (cli.py --gen)
   ids       mm_utils.tokenizer_image_token: every chunk between <image>s tokenised with the special
@@ -168,14 +170,22 @@ def clip_process(img: Image.Image, size: int, rescale: float, mean, std) -> np.n
     return np.ascontiguousarray(x.transpose(2, 0, 1))
 
 
-def preprocess(img: Image.Image, spec: dict) -> Tuple[torch.Tensor, torch.Tensor]:
-    """(LR [1, 3, S, S], HR [1, 3, S_aux, S_aux]) float32 tensors for one image."""
+def preprocess(img: Image.Image, spec: dict, grid: int = 1) -> Tuple[torch.Tensor, torch.Tensor]:
+    """(LR [1, 3, S, S], HR [1, 3, S_aux, S_aux]) float32 tensors for one image.
+
+    With an HD grid g > 1 (image_grid, image_global true) the LR side is [1, g*g + 1, 3, S, S] as
+    cli.py and model_vqa_loader.py build it: the HR tensor resized bilinearly to g*S, cut into g x g
+    tiles row-major, then the global view, that g*S tensor resized bilinearly to S."""
     img = img.convert("RGB")
     if spec["pad_to_square"]:
         img = expand2square(img, spec["pad_color"])
     hr = torch.from_numpy(clip_process(img, spec["hr"]["size"], spec["rescale"], spec["mean"], spec["std"]))[None]
     s = spec["lr"]["size"]
-    lr = F.interpolate(hr, size=[s, s], mode="bilinear", align_corners=False)
+    lr = F.interpolate(hr, size=[s * grid, s * grid], mode="bilinear", align_corners=False)
+    if grid > 1:
+        tiles = lr.reshape(3, grid, s, grid, s).permute(1, 3, 0, 2, 4).reshape(grid * grid, 3, s, s)
+        whole = F.interpolate(lr, size=[s, s], mode="bilinear", align_corners=False)
+        lr = torch.cat([tiles, whole], dim=0)[None]
     return lr, hr
 
 
@@ -261,6 +271,7 @@ class Reference:
         self.tokenizer = HFTokenizer.from_dir(mgm_dir)
         self.template = chat_template or default_chat(self.cfg, self.model.lm_config.family)
         self.spec = preprocess_spec(mgm_dir, folders.clip)
+        self.grid = self.model.model.mm_config.image_grid  # 2 for the HD variants (with the global view)
         self.stop_ids = {i for i in (self.tokenizer.token_to_id(t) for t in STOP_TOKENS[self.template])
                          if i is not None}
 
@@ -275,7 +286,7 @@ class Reference:
             # one image per task: a second placeholder would have no image to take its place
             raise ValueError(f"the prompt contains {IMAGE_TOKEN}")
         ids = self.input_ids(question, generate)
-        lr, hr = preprocess(img, self.spec)
+        lr, hr = preprocess(img, self.spec, self.grid)
         g = greedy(self.model, ids, lr, hr, self.stop_ids, max_new_tokens)
         answer = self.tokenizer.decode(g.tokens, skip_special_tokens=True).strip()
         return {"input_ids": ids, "generation": g, "answer": answer}
