@@ -162,7 +162,9 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
             }
         } catch (RuntimeException e) {
             failure = e;
-            log.error("Stage {} failed", definition.name(), e);
+            KafkaErrors.authorizationHelp(e, definition.name(), settings).ifPresentOrElse(
+                    help -> log.error("Stage {} failed: {}", definition.name(), help),
+                    () -> log.error("Stage {} failed", definition.name(), e));
         } finally {
             workersStopped = opened == null || opened.workersStopped();
             if (state == State.RUNNING) {
@@ -432,7 +434,9 @@ public final class Stage<K, V> implements Runnable, AutoCloseable {
     /** @return whether the stage can go on */
     private boolean recover(RuntimeException e) {
         if (KafkaErrors.isUnrecoverable(e)) {
-            log.error("Stage {}: unrecoverable ({}); shutting down", definition.name(), e.toString());
+            KafkaErrors.authorizationHelp(e, definition.name(), settings).ifPresentOrElse(
+                    help -> log.error("Stage {}: {} Shutting down.", definition.name(), help),
+                    () -> log.error("Stage {}: unrecoverable ({}); shutting down", definition.name(), e.toString()));
             failure = e;
             dropInFlight(false);
             return false;
