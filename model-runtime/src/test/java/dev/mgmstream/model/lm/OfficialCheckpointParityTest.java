@@ -118,7 +118,7 @@ class OfficialCheckpointParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gemma", "llama3"})
+    @ValueSource(strings = {"gemma", "llama3", "gemma-hd"})
     void float32GivesTheReferenceTokensAndLogits(String family) throws Exception {
         Map<String, Traced> ref = reference(family);
         JavaRun java = runJava(OfficialExports.export(family, "float32"));
@@ -145,7 +145,7 @@ class OfficialCheckpointParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gemma", "llama3"})
+    @ValueSource(strings = {"gemma", "llama3", "gemma-hd"})
     void float16GivesTheReferenceTokensNearlyAlways(String family) throws Exception {
         Map<String, Traced> ref = reference(family);
         JavaRun java = runJava(OfficialExports.export(family, "float16"));
@@ -176,6 +176,17 @@ class OfficialCheckpointParityTest {
         JavaRun split = runJava(external);
         for (Task t : tasks) {
             assertArrayEquals(inline.completions().get(t.id()).tokens(), split.completions().get(t.id()).tokens(), t.id());
+        }
+    }
+
+    @Test
+    void hdGivesFiveTimesTheVisualTokensOfItsBaseModel() throws Exception {
+        ModelManifest base = ModelManifest.load(OfficialExports.export("gemma", "float32"));
+        ModelManifest hd = ModelManifest.load(OfficialExports.export("gemma-hd", "float32"));
+        try (LanguageModel a = LanguageModel.load(base, EngineOptions.cpu(1));
+             LanguageModel b = LanguageModel.load(hd, EngineOptions.cpu(1))) {
+            assertEquals(2, hd.vision().hdGrid());
+            assertEquals(5 * a.visualTokenCount(), b.visualTokenCount());
         }
     }
 }

@@ -30,17 +30,22 @@ public final class OfficialExports {
     private OfficialExports() {
     }
 
-    /** The checkpoint folder of a family ({@code gemma}: MGM-2B, {@code vicuna}: MGM-7B, {@code llama3}: MGM-8B). */
+    /**
+     * The checkpoint folder of a family ({@code gemma}: MGM-2B, {@code vicuna}: MGM-7B, {@code llama3}: MGM-8B,
+     * {@code gemma-hd}: MGM-2B-HD, Mini-Gemini-HD's token extension on the Gemma test model).
+     */
     public static synchronized Path checkpoint(String family) {
         Path root = DONE.computeIfAbsent("checkpoints", k -> {
             Path out = WORK.resolve("checkpoints");
-            python(List.of("make_test_checkpoints.py", "--out", out.toString()));
+            python(List.of("make_test_checkpoints.py", "--out", out.toString(), "--families",
+                    "gemma,vicuna,llama3,gemma-hd"));
             return out;
         });
         return root.resolve(switch (family) {
             case "gemma" -> "MGM-2B";
             case "vicuna" -> "MGM-7B";
             case "llama3" -> "MGM-8B";
+            case "gemma-hd" -> "MGM-2B-HD";
             default -> throw new IllegalArgumentException(family);
         });
     }
