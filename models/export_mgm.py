@@ -507,13 +507,20 @@ def load_released_from(folders: ReleasedFolders) -> MGMForCausalLM:
 
 
 def copy_tokenizer(mgm_dir: str, out: str) -> List[str]:
-    """The tokenizer files as the checkpoint ships them, copied unchanged."""
+    """The tokenizer files as the checkpoint ships them, copied unchanged; a tokenizer.json converted
+    from tokenizer.model when the folder has no tokenizer.json."""
     copied = []
     for name in TOKENIZER_FILES:
         src = os.path.join(mgm_dir, name)
         if os.path.isfile(src):
             shutil.copyfile(src, os.path.join(out, name))
             copied.append(name)
+    if "tokenizer.model" in copied and "tokenizer.json" not in copied:
+        # Vicuna ships SentencePiece only; the Java side reads tokenizer.json: convert as
+        # transformers' LlamaConverter does (mgm/llama_tokenizer.py)
+        from mgm.llama_tokenizer import convert_dir
+        convert_dir(mgm_dir, os.path.join(out, "tokenizer.json"))
+        copied.insert(0, "tokenizer.json")
     return copied
 
 

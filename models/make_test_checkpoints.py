@@ -23,8 +23,8 @@ gets one in the layout of Llama-3's (byte-level BPE after its split regex, <|beg
 by the post-processor, the special tokens after the regular ids: <|begin_of_text|> 128,
 <|end_of_text|> 129, <|start_header_id|> 134, <|end_header_id|> 135, <|eot_id|> 137, as at 128000
 plus the same offsets there). Both get the tokenizer_config.json their models ship (Gemma's
-clean_up_tokenization_spaces false, Llama-3's true). MGM-7B gets no tokenizer files (Vicuna's is a
-SentencePiece tokenizer.model). Everything is a few hundred kB; nothing here is a real model.
+clean_up_tokenization_spaces false, Llama-3's true). MGM-7B gets what Vicuna ships: a SentencePiece
+BPE tokenizer.model (see vicuna_sentencepiece) with its tokenizer_config.json and special_tokens_map.json. Everything is a few hundred kB; nothing here is a real model.
 """
 from __future__ import annotations
 
@@ -310,6 +310,8 @@ def write_mgm(folder: str, family: dict, gen: torch.Generator, clip_vision, open
             "model_input_names": ["input_ids", "attention_mask"], "model_max_length": 2048})
         _write_json(os.path.join(folder, "special_tokens_map.json"), {
             "bos_token": "<|begin_of_text|>", "eos_token": "<|end_of_text|>"})
+    elif family is FAMILIES["vicuna"]:
+        write_vicuna_tokenizer(folder, lm["vocab_size"])
 
 
 # ------------------------------------------------------------------------------ tokenizer
@@ -441,6 +443,81 @@ def llama3_tokenizer(vocab_size: int) -> dict:
                   "end_of_word_suffix": None, "fuse_unk": False, "byte_fallback": False,
                   "ignore_merges": True, "vocab": vocab, "merges": merges},
     }
+
+
+VICUNA_BYTES = (0x09, 0x0A, 0x80, 0x99, 0x9C, 0x9D, 0xA9, 0xC3, 0xE2)  # tab, newline, é ’ “ ”
+VICUNA_TEXT = ("A chat between a curious user and an artificial intelligence assistant. The assistant gives "
+               "helpful, detailed, and polite answers to the user's questions. USER: \nWhat is in the picture? "
+               "ASSISTANT: \nDescribe the image in detail. \nWhat color is the car? \nWhere is the dog? "
+               "\nGenerate a cat. " + BPE_TEXT)
+
+
+def vicuna_sentencepiece(vocab_size: int):
+    """A SentencePiece BPE ModelProto laid out as LLaMA's tokenizer.model: <unk> <s> </s> at 0-2,
+    then byte pieces (only VICUNA_BYTES: the 256 would not fit), the merged pieces in the order
+    learnt (score 0, -1, ...: most frequent adjacent pair first, within words that start at a space
+    or a newline, never with < or >), then the characters (U+2581 and printable ASCII) scored
+    below them; LLaMA's normaliser (identity, dummy prefix, spaces kept as they are)."""
+    from mgm import sentencepiece_model as spm
+    chars = [SPACE] + [chr(c) for c in range(33, 127)]
+    fixed = 3 + len(VICUNA_BYTES) + len(chars)
+    text = VICUNA_TEXT
+    for tok in GEMMA_SPECIALS:
+        text = text.replace(tok, " ")
+    words = [list(p.replace(" ", SPACE)) for p in re.findall(r"(?<=\n)[^ \n]+| ?[^ \n]+", text)]
+    learnt: List[str] = []
+    while fixed + len(learnt) < vocab_size:
+        pairs: Dict[Tuple[str, str], int] = {}
+        for w in words:
+            for a, b in zip(w, w[1:]):
+                if not set(a + b) & set("<>\n"):
+                    pairs[a, b] = pairs.get((a, b), 0) + 1
+        if not pairs:
+            raise ValueError("VICUNA_TEXT is too short for the vocabulary")
+        a, b = max(pairs, key=lambda p: pairs[p])  # the first seen among the most frequent
+        if a + b not in learnt:
+            learnt.append(a + b)
+        for w in words:
+            i = 0
+            while i < len(w) - 1:
+                if w[i] == a and w[i + 1] == b:
+                    w[i:i + 2] = [a + b]
+                i += 1
+    m = spm.ModelProto()
+    m.pieces = [spm.Piece.make("<unk>", 0.0, spm.UNKNOWN), spm.Piece.make("<s>", 0.0, spm.CONTROL),
+                spm.Piece.make("</s>", 0.0, spm.CONTROL)]
+    m.pieces += [spm.Piece.make(spm.byte_piece(b), 0.0, spm.BYTE) for b in VICUNA_BYTES]
+    m.pieces += [spm.Piece.make(p, -float(i), spm.NORMAL) for i, p in enumerate(learnt)]
+    m.pieces += [spm.Piece.make(c, -float(len(learnt) + i), spm.NORMAL) for i, c in enumerate(chars)]
+    ts = m.trainer_spec
+    for k, v in (("model_prefix", "tokenizer"), ("model_type", spm.BPE), ("vocab_size", vocab_size),
+                 ("character_coverage", 0.99995), ("max_sentencepiece_length", 16), ("split_digits", True),
+                 ("byte_fallback", True), ("unk_id", 0), ("bos_id", 1), ("eos_id", 2), ("pad_id", -1)):
+        ts.set(k, v)
+    ns = m.normalizer_spec
+    for k, v in (("name", "identity"), ("precompiled_charsmap", b""), ("add_dummy_prefix", True),
+                 ("remove_extra_whitespaces", False), ("escape_whitespaces", True), ("normalization_rule_tsv", "")):
+        ns.set(k, v)
+    return m
+
+
+def write_vicuna_tokenizer(folder: str, vocab_size: int) -> None:
+    """tokenizer.model, and the tokenizer_config.json / special_tokens_map.json a Vicuna-based MGM
+    folder has (transformers 4.36 saving vicuna-7b-v1.5's slow LlamaTokenizer: legacy false, no
+    clean-up of spaces, pad <unk>)."""
+    vicuna_sentencepiece(vocab_size).save(os.path.join(folder, "tokenizer.model"))
+    entry = lambda t: {"content": t, "lstrip": False, "normalized": False, "rstrip": False,  # noqa: E731
+                       "single_word": False}
+    _write_json(os.path.join(folder, "tokenizer_config.json"), {
+        "add_bos_token": True, "add_eos_token": False,
+        "added_tokens_decoder": {str(i): {**entry(t), "special": True}
+                                 for i, t in enumerate(("<unk>", "<s>", "</s>"))},
+        "bos_token": "<s>", "clean_up_tokenization_spaces": False, "eos_token": "</s>", "legacy": False,
+        "model_max_length": 2048, "pad_token": "<unk>", "padding_side": "right", "sp_model_kwargs": {},
+        "spaces_between_special_tokens": False, "tokenizer_class": "LlamaTokenizer", "unk_token": "<unk>",
+        "use_default_system_prompt": False})
+    _write_json(os.path.join(folder, "special_tokens_map.json"), {
+        "bos_token": entry("<s>"), "eos_token": entry("</s>"), "pad_token": "<unk>", "unk_token": entry("<unk>")})
 
 
 def write_test_checkpoints(out: str, families=tuple(FAMILIES), seed: int = 0) -> Dict[str, str]:

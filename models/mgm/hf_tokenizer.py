@@ -16,8 +16,8 @@ Covered, as the Rust library defines them:
   decoders       Replace, ByteFallback, Fuse, Strip, ByteLevel, Sequence
 and then transformers' clean_up_tokenization when tokenizer_config.json asks for it (its default,
 True in the transformers the official MGM code pins, when the file does not say).
-Gemma's tokenizer.json and Llama-3's use only these. SentencePiece's tokenizer.model (Vicuna) is not
-read here.
+Gemma's tokenizer.json and Llama-3's use only these, and so does the one mgm/llama_tokenizer.py
+converts from Vicuna's SentencePiece tokenizer.model (Prepend + Replace, the Strip decoder).
 """
 from __future__ import annotations
 
@@ -345,7 +345,7 @@ class HFTokenizer:
         path = os.path.join(folder, "tokenizer.json")
         if not os.path.isfile(path):
             raise FileNotFoundError(f"{folder} has no tokenizer.json (a SentencePiece tokenizer.model "
-                                    "alone is not read here)")
+                                    "alone: mgm/llama_tokenizer.py reads it)")
         with open(path, encoding="utf-8") as f:
             spec = json.load(f)
         extra = []

@@ -240,15 +240,25 @@ class ExportMGMTest(unittest.TestCase):
         for name in export_mgm.TOKENIZER_FILES:  # as Vicuna ships: a SentencePiece model only
             if os.path.exists(os.path.join(mgm, name)):
                 os.remove(os.path.join(mgm, name))
-        with open(os.path.join(mgm, "tokenizer.model"), "wb") as f:
-            f.write(b"\x0a\x03sp")
+        mtc.write_vicuna_tokenizer(mgm, 256)
+        with open(os.path.join(mgm, "tokenizer.model"), "rb") as f:
+            shipped = f.read()
         out = os.path.join(self.tmp.name, "tok")
         with quiet():
             m = export_mgm.export(mgm, out, "float32")
-        self.assertEqual(m["tokenizer"]["files"], ["tokenizer.model"])
-        self.assertIsNone(m["tokenizer"]["file"])  # no tokenizer.json: the Java side cannot read it yet
+        # tokenizer.json converted from tokenizer.model as transformers' LlamaConverter writes it
+        self.assertEqual(m["tokenizer"]["files"],
+                         ["tokenizer.json", "tokenizer.model", "tokenizer_config.json", "special_tokens_map.json"])
+        self.assertEqual(m["tokenizer"]["file"], "tokenizer.json")
+        self.assertEqual((m["tokenizer"]["bos_token"], m["tokenizer"]["clean_up_tokenization_spaces"]), ("<s>", False))
         with open(os.path.join(out, "tokenizer.model"), "rb") as f:
-            self.assertEqual(f.read(), b"\x0a\x03sp")
+            self.assertEqual(f.read(), shipped)
+        from mgm.hf_tokenizer import HFTokenizer
+        from mgm.llama_tokenizer import SlowLlamaTokenizer
+        with open(os.path.join(out, "tokenizer.json"), encoding="utf-8") as f:
+            self.assertEqual(json.load(f)["model"]["vocab"]["<0x0A>"], 4)
+        text = "A chat. USER: \nWhat is in the picture? ASSISTANT:"
+        self.assertEqual(HFTokenizer.from_dir(out).encode(text), SlowLlamaTokenizer.from_dir(mgm).encode(text))
 
     def test_float16_rewrite_refuses_overflow_and_untied_types(self):
         from onnx import helper

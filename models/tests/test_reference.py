@@ -43,7 +43,7 @@ class ReferenceTest(unittest.TestCase):
     def setUpClass(cls):
         torch.set_num_threads(1)
         cls.tmp = tempfile.TemporaryDirectory()
-        cls.folders = mtc.write_test_checkpoints(os.path.join(cls.tmp.name, "ck"), ("gemma", "llama3"))
+        cls.folders = mtc.write_test_checkpoints(os.path.join(cls.tmp.name, "ck"), ("gemma", "llama3", "vicuna"))
         cls.refs = {f: R.Reference(d) for f, d in cls.folders.items()}
 
     @classmethod
@@ -93,6 +93,23 @@ class ReferenceTest(unittest.TestCase):
         self.assertEqual(ids[-3:], [135] + ref.tokenizer.encode("\n\n", False))
         self.assertEqual(ref.tokenizer.decode(ids[ids.index(-200) + 1:]),
                          "\n" + QUESTION + "<|eot_id|><|start_header_id|>system<|end_header_id|>\n\n")
+
+    def test_vicuna_prompt_ids(self):
+        """Vicuna: the slow LlamaTokenizer on tokenizer.model (not a converted json); every chunk gets
+        SentencePiece's dummy prefix, so the image is followed by '▁' and the newline's byte piece."""
+        from mgm.llama_tokenizer import SlowLlamaTokenizer
+        ref = self.refs["vicuna"]
+        tok = ref.tokenizer
+        self.assertIsInstance(tok, SlowLlamaTokenizer)
+        self.assertEqual((ref.template, ref.stop_ids), ("vicuna_v1", {2}))
+        ids = ref.input_ids(QUESTION, generate=False)
+        self.assertEqual((ids[0], ids.count(1), ids.count(-200)), (1, 1, 1))
+        at = ids.index(-200)
+        self.assertEqual(tok.tokens(ids[1:4]), ["\u2581", "A", "\u2581chat"])
+        self.assertEqual(tok.tokens(ids[at + 1:at + 4]), ["\u2581", "<0x0A>", "What"])
+        self.assertEqual(ids[1:at], tok.encode(R.VICUNA_SYSTEM + " USER: ", False))
+        self.assertEqual(tok.decode(ids[at + 1:]), "\n" + QUESTION + " ASSISTANT:")
+        self.assertNotIn(0, ids)  # no <unk>
 
     def test_tokenizer_image_token_chunks(self):
         tok = self.refs["gemma"].tokenizer
@@ -151,6 +168,8 @@ class ReferenceTest(unittest.TestCase):
                 self.assertEqual(sorted(self.refs[family].stop_ids),
                                  sorted(self.refs[family].tokenizer.token_to_id(t) for t in m["chat"]["stop_tokens"]))
                 self.assertEqual(m["chat"]["default_prompts"]["caption"], R.OFFICIAL_CAPTION_PROMPT)
+                self.assertEqual(m["tokenizer"]["file"], "tokenizer.json")
+                self.assertTrue(os.path.isfile(os.path.join(out, "tokenizer.json")))
                 self.check_against_onnx(family, out, m)
 
     # ------------------------------------------------------------------ decoding
@@ -220,7 +239,7 @@ class ReferenceTest(unittest.TestCase):
                  {"task_id": "m", "image": "missing.png", "kind": "vqa", "prompt": "x"}]
         with open(os.path.join(d, "tasks.jsonl"), "w") as f:
             f.write("".join(json.dumps(t) + "\n" for t in tasks) + "{broken\n")
-        for family in ("gemma", "llama3"):
+        for family in ("gemma", "llama3", "vicuna"):
             with self.subTest(family=family):
                 res, trace = os.path.join(d, family + ".jsonl"), os.path.join(d, family + "-trace.jsonl")
                 subprocess.run([sys.executable, os.path.join(HERE, "..", "reference.py"), "--checkpoint",

@@ -32,6 +32,7 @@ import torch.nn.functional as F
 from PIL import Image
 
 from ..hf_tokenizer import HFTokenizer
+from ..llama_tokenizer import load_official_tokenizer
 from . import checkpoint, clip
 from .lm import apply_rope, rope_cos_sin
 from .mgm import IMAGE_TOKEN_INDEX, MGMForCausalLM, MMConfig, load_released, resolve_towers
@@ -268,7 +269,8 @@ class Reference:
         folders = resolve_towers(mgm_dir, tower_root)
         self.cfg = checkpoint.read_config(mgm_dir)
         self.model = load_released(mgm_dir, tower_root, torch.float32)
-        self.tokenizer = HFTokenizer.from_dir(mgm_dir)
+        # use_fast=False: Vicuna's tokenizer.model through the slow LlamaTokenizer, not a converted json
+        self.tokenizer = load_official_tokenizer(mgm_dir, self.model.lm_config.family)
         self.template = chat_template or default_chat(self.cfg, self.model.lm_config.family)
         self.spec = preprocess_spec(mgm_dir, folders.clip)
         self.grid = self.model.model.mm_config.image_grid  # 2 for the HD variants (with the global view)
