@@ -118,7 +118,7 @@ class OfficialCheckpointParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gemma", "llama3", "gemma-hd"})
+    @ValueSource(strings = {"gemma", "vicuna", "llama3", "gemma-hd"})
     void float32GivesTheReferenceTokensAndLogits(String family) throws Exception {
         Map<String, Traced> ref = reference(family);
         JavaRun java = runJava(OfficialExports.export(family, "float32"));
@@ -145,7 +145,7 @@ class OfficialCheckpointParityTest {
     }
 
     @ParameterizedTest(name = "{0}")
-    @ValueSource(strings = {"gemma", "llama3", "gemma-hd"})
+    @ValueSource(strings = {"gemma", "vicuna", "llama3", "gemma-hd"})
     void float16GivesTheReferenceTokensNearlyAlways(String family) throws Exception {
         Map<String, Traced> ref = reference(family);
         JavaRun java = runJava(OfficialExports.export(family, "float16"));
