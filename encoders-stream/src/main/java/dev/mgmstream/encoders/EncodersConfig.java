@@ -1,7 +1,7 @@
 package dev.mgmstream.encoders;
 
 import dev.mgmstream.encoders.source.HttpSource;
-import dev.mgmstream.encoders.source.S3Clients;
+import dev.mgmstream.store.S3Clients;
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.vision.DecodeLimits;
 import dev.mgmstream.pipeline.config.ConfigKey;

@@ -5,7 +5,7 @@ import dev.mgmstream.encoders.source.FileSource;
 import dev.mgmstream.encoders.source.HttpSource;
 import dev.mgmstream.encoders.source.ImageLoader;
 import dev.mgmstream.encoders.source.ImageSource;
-import dev.mgmstream.encoders.source.S3Clients;
+import dev.mgmstream.store.S3Clients;
 import dev.mgmstream.encoders.source.S3Source;
 import dev.mgmstream.store.FolderObjectStore;
 import dev.mgmstream.store.ObjectStore;

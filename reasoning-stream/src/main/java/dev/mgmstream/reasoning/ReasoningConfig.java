@@ -65,14 +65,27 @@ public final class ReasoningConfig extends KeyedConfig {
                     + "Answer with generation_prompt set and no request (deployments without a generation stage); "
                     + "both. A generate answer without a well-formed prompt always gets an Answer with status FAILED.");
     public static final ConfigKey CLAIM_CHECK_ROOTS = new ConfigKey("reasoning.claim.check.roots", "data/visual-tokens",
-            "Folders under which file: claim-check URIs of visual tokens may be read, comma-separated "
-                    + "(the encoders' encoders.tokens.store.uri). Other schemes need a reader given by the caller.");
+            "Where claim-checked visual tokens may be read, comma-separated: folders (file: URIs under them) and "
+                    + "s3://bucket/prefix (the encoders' encoders.tokens.store.uri), read with the reasoning.s3.* "
+                    + "client settings.");
+    public static final ConfigKey S3_ENDPOINT = new ConfigKey("reasoning.s3.endpoint", "",
+            "Endpoint of the S3-compatible store holding s3:// claim checks (MinIO, Ceph...); empty means AWS S3.");
+    public static final ConfigKey S3_REGION = new ConfigKey("reasoning.s3.region", "us-east-1", "S3 region.");
+    public static final ConfigKey S3_PATH_STYLE = new ConfigKey("reasoning.s3.path.style", "false",
+            "Path-style addressing (endpoint/bucket/key), which most self-hosted S3-compatible stores need.");
+    public static final ConfigKey S3_ACCESS_KEY = new ConfigKey("reasoning.s3.access.key", "",
+            "S3 access key; empty uses AWS's default credential chain (environment, profile, instance role).");
+    public static final ConfigKey S3_SECRET_KEY = new ConfigKey("reasoning.s3.secret.key", "",
+            "S3 secret key, with reasoning.s3.access.key.");
+    public static final ConfigKey S3_TIMEOUT = new ConfigKey("reasoning.s3.timeout.ms", "30000",
+            "Connect and socket timeout of S3 requests.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
             ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES,
             TRT_MAX_SHAPES,
             SLOTS, BATCHING, ADMIT_MIN_FREE, WORKERS, MAX_NEW_TOKENS, TOP_K,
-            GENERATE_OUTPUT, CLAIM_CHECK_ROOTS);
+            GENERATE_OUTPUT, CLAIM_CHECK_ROOTS, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY,
+            S3_TIMEOUT);
 
     /** See {@link #GENERATE_OUTPUT}. */
     public enum GenerateOutput { REQUEST, ANSWER, BOTH }
@@ -149,7 +162,19 @@ public final class ReasoningConfig extends KeyedConfig {
         return (int) number(TOP_K);
     }
 
+    /** The folders among the claim-check roots. */
     public List<Path> claimCheckRoots() {
-        return list(CLAIM_CHECK_ROOTS).stream().map(Path::of).toList();
+        return list(CLAIM_CHECK_ROOTS).stream().filter(r -> !r.startsWith("s3://"))
+                .map(r -> r.startsWith("file:") ? Path.of(java.net.URI.create(r)) : Path.of(r)).toList();
+    }
+
+    /** The s3://bucket/prefix entries among the claim-check roots. */
+    public List<java.net.URI> claimCheckS3Roots() {
+        return list(CLAIM_CHECK_ROOTS).stream().filter(r -> r.startsWith("s3://")).map(java.net.URI::create).toList();
+    }
+
+    public dev.mgmstream.store.S3Clients.Settings s3() {
+        return new dev.mgmstream.store.S3Clients.Settings(text(S3_ENDPOINT), text(S3_REGION), flag(S3_PATH_STYLE),
+                text(S3_ACCESS_KEY), text(S3_SECRET_KEY), java.time.Duration.ofMillis(number(S3_TIMEOUT)));
     }
 }

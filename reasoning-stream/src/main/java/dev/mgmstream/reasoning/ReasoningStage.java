@@ -58,13 +58,16 @@ public final class ReasoningStage implements AutoCloseable {
     private final ReasoningMetrics metrics;
     private final StageDefinition<String, VisualTokens> definition;
     private final ReasoningBatch batch;
+    private final AutoCloseable ownedReader;
 
     private ReasoningStage(ReasoningModels models, ReasoningMetrics metrics,
-                           StageDefinition<String, VisualTokens> definition, ReasoningBatch batch) {
+                           StageDefinition<String, VisualTokens> definition, ReasoningBatch batch,
+                           AutoCloseable ownedReader) {
         this.models = models;
         this.metrics = metrics;
         this.definition = definition;
         this.batch = batch;
+        this.ownedReader = ownedReader;
     }
 
     /** Every documented key this stage reads besides the topic catalogue's and the registry client's. */
@@ -74,13 +77,13 @@ public final class ReasoningStage implements AutoCloseable {
         return List.copyOf(keys);
     }
 
-    /** Loads the models named by {@code reasoning.model.dirs}; claim checks are read from file: folders only. */
+    /** Loads the models named by {@code reasoning.model.dirs}; claim checks are read under the configured roots. */
     public static ReasoningStage open(Map<String, String> config, SchemaRegistryClient registry, MeterRegistry meters) {
         return open(config, registry, meters, null);
     }
 
     /**
-     * @param claimChecks reads claim-check URIs; null means {@code file:} URIs under
+     * @param claimChecks reads claim-check URIs; null means {@code file:} and {@code s3://} URIs under
      *                    {@code reasoning.claim.check.roots}
      */
     public static ReasoningStage open(Map<String, String> config, SchemaRegistryClient registry, MeterRegistry meters,
@@ -114,7 +117,7 @@ public final class ReasoningStage implements AutoCloseable {
         OutputTopic<String, GenerationRequest> requestTopic = new OutputTopic<>(
                 topics.name(TopicRole.GENERATION_REQUESTS), keys, requests.serializer());
         ReasoningMetrics metrics = new ReasoningMetrics(meters);
-        ClaimCheckReader reader = claimChecks != null ? claimChecks : new FileClaimChecks(rc.claimCheckRoots());
+        ClaimCheckReader reader = claimChecks != null ? claimChecks : ClaimChecks.fromConfig(rc);
         ReasoningBatch batch = new ReasoningBatch(models, reader, rc, answerTopic, requestTopic, metrics);
         StageDefinition<String, VisualTokens> definition = StageDefinition.<String, VisualTokens>builder(NAME)
                 .setInput(List.of(topics.name(TopicRole.VISUAL_TOKENS)), new StringDeserializer(), tokens.deserializer())
@@ -126,7 +129,8 @@ public final class ReasoningStage implements AutoCloseable {
         log.info("Reasoning stage ready: models {} on {}, {} batching over {} slots x {} generator(s), generate tasks -> {}",
                 models.ids(), rc.engine().provider(), rc.batching().mode(), rc.batching().slots(), rc.workers(),
                 rc.generateOutput());
-        return new ReasoningStage(models, metrics, definition, batch);
+        return new ReasoningStage(models, metrics, definition, batch,
+                reader instanceof AutoCloseable c && claimChecks == null ? c : () -> { });
     }
 
     public StageDefinition<String, VisualTokens> definition() {
@@ -159,6 +163,11 @@ public final class ReasoningStage implements AutoCloseable {
     public void close() {
         batch.close();
         models.close();
+        try {
+            ownedReader.close();
+        } catch (Exception e) {
+            log.warn("closing the claim-check reader: {}", e.toString());
+        }
     }
 
     /** The stage as a process of its own: configuration from defaults, file, {@code MGM_*} environment and flags. */

@@ -1,5 +1,6 @@
 package dev.mgmstream.encoders.source;
 
+import dev.mgmstream.store.S3Clients;
 import dev.mgmstream.model.vision.ImageRejectedException;
 import dev.mgmstream.model.vision.ImageRejectedException.Reason;
 import java.io.IOException;

@@ -1,5 +1,6 @@
 package dev.mgmstream.encoders.source;
 
+import dev.mgmstream.store.S3Clients;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.catchThrowableOfType;

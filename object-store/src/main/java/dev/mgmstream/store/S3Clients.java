@@ -1,4 +1,4 @@
-package dev.mgmstream.encoders.source;
+package dev.mgmstream.store;
 
 import java.net.URI;
 import java.time.Duration;
