@@ -28,6 +28,16 @@ public final class GenerationConfig extends KeyedConfig {
             "Whether ONNX Runtime's idle threads spin-wait between operators (lower latency for a session "
                     + "that has the cores to itself) or sleep (leaves the cores to the other stages and sessions of "
                     + "the process; faster on a small machine running the whole pipeline).");
+    public static final ConfigKey TRT_CACHE_DIR = new ConfigKey("generation.engine.trt.cache.dir", "",
+            "Where the tensorrt provider keeps built engines (ONNX Runtime names them by graph and shape profile, "
+                    + "so the stages may share one folder), so that a restart does not rebuild them; empty is "
+                    + "ONNX Runtime's default.");
+    public static final ConfigKey TRT_MIN_SHAPES = new ConfigKey("generation.engine.trt.profile.min.shapes", "",
+            "TensorRT shape profile (trt_profile_min_shapes) for the text encoders', UNet's and VAE's batch axes.");
+    public static final ConfigKey TRT_OPT_SHAPES = new ConfigKey("generation.engine.trt.profile.opt.shapes", "",
+            "TensorRT shape profile (trt_profile_opt_shapes).");
+    public static final ConfigKey TRT_MAX_SHAPES = new ConfigKey("generation.engine.trt.profile.max.shapes", "",
+            "TensorRT shape profile (trt_profile_max_shapes).");
     public static final ConfigKey STEPS = new ConfigKey("generation.steps", "0",
             "Euler steps for a request that does not say; 0 means the generator's manifest default.");
     public static final ConfigKey GUIDANCE = new ConfigKey("generation.guidance", "",
@@ -40,7 +50,8 @@ public final class GenerationConfig extends KeyedConfig {
                     + "writes the same files.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
-            ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, STEPS, GUIDANCE, NEGATIVE_PROMPT, IMAGES_DIR);
+            ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES, STEPS,
+            GUIDANCE, NEGATIVE_PROMPT, IMAGES_DIR);
 
     public GenerationConfig(Map<String, String> config) {
         super(KEYS, config);
@@ -57,8 +68,8 @@ public final class GenerationConfig extends KeyedConfig {
 
     public EngineOptions engine() {
         return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
-                (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), "", "", "", "",
-                flag(ENGINE_SPIN_WAIT));
+                (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), text(TRT_CACHE_DIR),
+                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES), flag(ENGINE_SPIN_WAIT));
     }
 
     /** 0 when the manifest's default applies. */
