@@ -1,6 +1,7 @@
 package dev.mgmstream.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import static org.assertj.core.api.Assertions.fail;
 
 import java.io.IOException;
@@ -16,6 +17,7 @@ import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -25,6 +27,7 @@ import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.MappingIterator;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -32,6 +35,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.JsonNodeFactory;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import dev.mgmstream.cli.TypedManifests.Manifest;
 import dev.mgmstream.encoders.EncoderMetrics;
 import dev.mgmstream.encoders.EncodersStage;
 import dev.mgmstream.generation.GenerationMetrics;
@@ -45,11 +49,48 @@ import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicRole;
 import dev.mgmstream.schemas.topics.TopicSpec;
+import io.fabric8.kubernetes.api.model.ConfigMap;
+import io.fabric8.kubernetes.api.model.Container;
+import io.fabric8.kubernetes.api.model.ContainerPort;
+import io.fabric8.kubernetes.api.model.EnvFromSource;
+import io.fabric8.kubernetes.api.model.EnvVar;
+import io.fabric8.kubernetes.api.model.EnvVarSource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
+import io.fabric8.kubernetes.api.model.PersistentVolumeClaim;
+import io.fabric8.kubernetes.api.model.PodSpec;
+import io.fabric8.kubernetes.api.model.Probe;
+import io.fabric8.kubernetes.api.model.Quantity;
+import io.fabric8.kubernetes.api.model.Secret;
+import io.fabric8.kubernetes.api.model.Service;
+import io.fabric8.kubernetes.api.model.ServicePort;
+import io.fabric8.kubernetes.api.model.Toleration;
+import io.fabric8.kubernetes.api.model.Volume;
+import io.fabric8.kubernetes.api.model.VolumeMount;
+import io.fabric8.kubernetes.api.model.apps.StatefulSet;
+import io.fabric8.kubernetes.api.model.policy.v1.PodDisruptionBudget;
+import io.fabric8.openshift.api.model.monitoring.v1.PodMonitor;
+import io.fabric8.openshift.api.model.monitoring.v1.ServiceMonitor;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.strimzi.api.kafka.model.kafka.Kafka;
+import io.strimzi.api.kafka.model.kafka.listener.GenericKafkaListener;
+import io.strimzi.api.kafka.model.nodepool.KafkaNodePool;
+import io.strimzi.api.kafka.model.topic.KafkaTopic;
+import io.strimzi.api.kafka.model.user.KafkaUser;
+import io.strimzi.api.kafka.model.user.KafkaUserAuthorizationSimple;
+import io.strimzi.api.kafka.model.user.KafkaUserSpec;
+import io.strimzi.api.kafka.model.user.acl.AclOperation;
+import io.strimzi.api.kafka.model.user.acl.AclResourcePatternType;
+import io.strimzi.api.kafka.model.user.acl.AclRule;
+import io.strimzi.api.kafka.model.user.acl.AclRuleGroupResource;
+import io.strimzi.api.kafka.model.user.acl.AclRuleResource;
+import io.strimzi.api.kafka.model.user.acl.AclRuleTopicResource;
+import io.strimzi.api.kafka.model.user.acl.AclRuleTransactionalIdResource;
+import io.strimzi.api.kafka.model.user.acl.AclRuleType;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -61,13 +102,16 @@ import org.junit.jupiter.params.provider.ValueSource;
  *
  * <p>Each Kustomize tree (base and overlays) is rendered by a small renderer here, which knows the
  * subset of Kustomize the trees use and refuses anything else; where {@code kubectl} is installed, one
- * test also checks that it renders the same as {@code kubectl kustomize}.
+ * test also checks that it renders the same as {@code kubectl kustomize}. Every rendered document is then
+ * read into its typed model, unknown fields refused ({@link TypedManifests}: fabric8's Kubernetes model,
+ * Strimzi's api model, and records for KEDA), and the checks read those typed objects.
  */
 class DeployManifestsTest {
 
     private static final Path HOME = Path.of(System.getProperty("mgm.home", "..")).toAbsolutePath().normalize();
     private static final Path DEPLOY = HOME.resolve("deploy");
-    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory());
+    private static final ObjectMapper YAML = new ObjectMapper(new YAMLFactory())
+            .enable(DeserializationFeature.FAIL_ON_READING_DUP_TREE_KEY);
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** What each stage's code reads and writes (its *Stage.java), and which topic its instances scale on. */
@@ -100,49 +144,141 @@ class DeployManifestsTest {
                     TopicRole.ANSWERS, READ,
                     TopicRole.DLQ_SINK, WRITE), false));
 
+    // ---------------------------------------------------------------- typed models, unknown fields refused
+
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
+    void everyRenderedManifestReadsIntoItsTypedModelWithNoUnknownField(String tree) {
+        Rendered d = Rendered.of(tree); // types every document, or fails naming each refused one
+        assertThat(d.manifests).hasSameSizeAs(d.docs);
+        for (Manifest m : d.manifests) {
+            assertThat(m.model()).as(tree + ": " + m.id())
+                    .isInstanceOf(TypedManifests.KINDS.get(m.tree().path("apiVersion").asText() + "/" + m.kind()));
+            if (m.model() instanceof HasMetadata h) {
+                assertThat(h.getMetadata().getName()).as(tree + ": " + m.id()).isEqualTo(m.name());
+            }
+        }
+        // the models cover every kind deploy/ uses: the Kubernetes, Strimzi, KEDA and Prometheus operator kinds
+        assertThat(d.manifests.stream().map(Manifest::kind).collect(Collectors.toSet())).as(tree)
+                .contains("StatefulSet", "Service", "ConfigMap", "PodDisruptionBudget", "Kafka", "KafkaNodePool",
+                        "KafkaTopic", "KafkaUser", "ScaledObject", "TriggerAuthentication", "ServiceMonitor");
+    }
+
+    /** A field misspelt (or misplaced) anywhere in a rendered document is refused, naming document and path. */
+    @ParameterizedTest(name = "{0}/{1}: {2} -> {3}")
+    @CsvSource({
+            // fabric8: unknown fields land in additionalProperties, found by the walk
+            "StatefulSet,           mgm-encoders,          /spec/template/spec/containers, containres, spec.template.spec.containres",
+            "StatefulSet,           mgm-encoders,          /spec/serviceName,              servicename, spec.servicename",
+            "StatefulSet,           mgm-reasoning,         /spec/template/spec/containers/0/livenessProbe/httpGet/path, paht, spec.template.spec.containers[0].livenessProbe.httpGet.paht",
+            "Service,               mgm-encoders,          /spec/ports,                    port,       spec.port",
+            "ConfigMap,             mgm-stage-env,         /data,                          date,       date",
+            "PodDisruptionBudget,   mgm-encoders,          /spec/selector,                 selectors,  spec.selectors",
+            "ServiceMonitor,        mgm-stages,            /spec/endpoints,                endpoint,   spec.endpoint",
+            // Strimzi: the same, in its own additionalProperties
+            "KafkaTopic,            mgm-answers,           /spec/partitions,               partition,  spec.partition",
+            "KafkaUser,             mgm-encoders,          /spec/authorization/acls/0/operations, opertions, spec.authorization.acls[0].opertions",
+            "Kafka,                 mgm,                   /spec/kafka/listeners/0/tls,    TLS,        spec.kafka.listeners[0].TLS",
+            // KEDA records: Jackson refuses the field itself
+            "ScaledObject,          mgm-encoders,          /spec/maxReplicaCount,          maxReplicas, spec.maxReplicas",
+            "ScaledObject,          mgm-sink,              /spec/triggers/0/metadata/consumerGroup, group, spec.triggers[0].metadata: group",
+            "TriggerAuthentication, mgm-kafka-keda,        /spec/secretTargetRef,          secretTargetRefs, spec.secretTargetRefs",
+    })
+    void aMisspeltFieldIsRefusedNamingDocumentAndPath(String kind, String name, String pointer, String misspelt,
+            String path) {
+        List<JsonNode> docs = new ArrayList<>();
+        Rendered.of("base").docs.forEach(doc -> docs.add(doc.deepCopy()));
+        JsonNode doc = docs.stream().filter(x -> x.path("kind").asText().equals(kind)
+                && x.path("metadata").path("name").asText().equals(name)).findFirst()
+                .orElseThrow(() -> new AssertionError("base renders no " + kind + "/" + name));
+        rename(doc, pointer, misspelt);
+        assertThatThrownBy(() -> TypedManifests.type("base", docs))
+                .isInstanceOf(TypedManifests.Refused.class)
+                .hasMessageContaining("base: " + kind + "/" + name + ": ")
+                .hasMessageContaining(path)
+                .satisfies(e -> assertThat(e.getMessage().lines()).as("only the altered document").hasSize(1));
+    }
+
+    @Test
+    void aKindOrApiVersionWithoutATypedModelIsRefusedNamingIt() {
+        JsonNode connect = yaml("apiVersion: kafka.strimzi.io/v1\nkind: KafkaConnect\nmetadata: {name: c}\n");
+        assertThatThrownBy(() -> TypedManifests.type("test", List.of(connect)))
+                .hasMessageContaining("test: KafkaConnect/c: no typed model for apiVersion kafka.strimzi.io/v1 kind KafkaConnect");
+        JsonNode old = yaml("apiVersion: kafka.strimzi.io/v1beta2\nkind: KafkaTopic\nmetadata: {name: t}\n");
+        assertThatThrownBy(() -> TypedManifests.type("test", List.of(old)))
+                .hasMessageContaining("no typed model for apiVersion kafka.strimzi.io/v1beta2 kind KafkaTopic");
+        // a value of the wrong shape is refused as well
+        JsonNode badEnum = yaml("apiVersion: kafka.strimzi.io/v1\nkind: KafkaUser\nmetadata: {name: u}\n"
+                + "spec: {authorization: {type: simple, acls: [{resource: {type: topic, name: t}, operations: [Reed]}]}}\n");
+        assertThatThrownBy(() -> TypedManifests.type("test", List.of(badEnum)))
+                .hasMessageContaining("test: KafkaUser/u: unknown field(s) spec.authorization.acls[0].operations[0]"
+                        + " (value \"Reed\" read as nothing)");
+        JsonNode badType = yaml("apiVersion: kafka.strimzi.io/v1\nkind: KafkaUser\nmetadata: {name: u}\n"
+                + "spec: {authorization: {type: simple, acls: [{type: alow, resource: {type: topic, name: t}, operations: [Read]}]}}\n");
+        assertThatThrownBy(() -> TypedManifests.type("test", List.of(badType)))
+                .hasMessageContaining("spec.authorization.acls[0].type (value \"alow\" read as nothing)");
+        // the overlays' replicas: a StatefulSet's spec.replica (not replicas) is refused too
+        JsonNode replica = yaml("apiVersion: apps/v1\nkind: StatefulSet\nmetadata: {name: s}\nspec: {replica: 2}\n");
+        assertThatThrownBy(() -> TypedManifests.type("test", List.of(replica)))
+                .hasMessageContaining("test: StatefulSet/s: unknown field(s) spec.replica");
+    }
+
+    private static JsonNode yaml(String text) {
+        return readAll(text).get(0);
+    }
+
+    /** Renames the last field of a JSON pointer in place. */
+    private static void rename(JsonNode doc, String pointer, String to) {
+        int slash = pointer.lastIndexOf('/');
+        JsonNode parent = slash == 0 ? doc : doc.at(pointer.substring(0, slash));
+        String field = pointer.substring(slash + 1);
+        assertThat(parent.has(field)).as(pointer).isTrue();
+        ObjectNode o = (ObjectNode) parent;
+        o.set(to, o.remove(field));
+    }
+
     // ---------------------------------------------------------------- the checks, per Kustomize tree
 
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyTopicOfTheCatalogueHasItsKafkaTopicAndNoOtherTopicExists(String tree) {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         TopicCatalogue catalogue = d.catalogue();
-        Map<String, JsonNode> topics = new TreeMap<>();
-        for (JsonNode t : d.all("KafkaTopic")) {
-            String name = t.path("spec").path("topicName").asText(t.path("metadata").path("name").asText());
-            assertThat(topics.put(name, t)).as(tree + ": one KafkaTopic for " + name).isNull();
+        Map<String, KafkaTopic> topics = new TreeMap<>();
+        for (KafkaTopic t : d.all(KafkaTopic.class)) {
+            assertThat(topics.put(topicName(t), t)).as(tree + ": one KafkaTopic for " + topicName(t)).isNull();
         }
         for (TopicSpec spec : catalogue.all()) {
-            JsonNode t = topics.remove(spec.name());
+            KafkaTopic t = topics.remove(spec.name());
             assertThat(t).as(tree + ": a KafkaTopic for " + spec.name()).isNotNull();
-            assertThat(t.path("spec").path("partitions").asInt()).as(tree + ": partitions of " + spec.name())
+            assertThat(t.getSpec().getPartitions()).as(tree + ": partitions of " + spec.name())
                     .isEqualTo(spec.partitions());
-            assertThat(t.path("spec").path("replicas").asInt()).as(tree + ": replicas of " + spec.name())
+            assertThat(t.getSpec().getReplicas()).as(tree + ": replicas of " + spec.name())
                     .isEqualTo(spec.replicationFactor());
-            Map<String, String> config = new TreeMap<>();
-            t.path("spec").path("config").fields().forEachRemaining(e -> config.put(e.getKey(), e.getValue().asText()));
-            assertThat(config).as(tree + ": config of " + spec.name()).isEqualTo(new TreeMap<>(spec.configs()));
+            assertThat(topicConfig(t)).as(tree + ": config of " + spec.name()).isEqualTo(new TreeMap<>(spec.configs()));
         }
         // The schema registry's own topic is the only one outside the catalogue.
         assertThat(topics.keySet()).as(tree + ": KafkaTopics for topics the catalogue does not know")
                 .containsExactly(d.registryTopic());
-        JsonNode schemas = topics.get(d.registryTopic());
-        assertThat(schemas.path("spec").path("partitions").asInt()).isEqualTo(1);
-        assertThat(schemas.path("spec").path("config").path("cleanup.policy").asText()).isEqualTo("compact");
+        KafkaTopic schemas = topics.get(d.registryTopic());
+        assertThat(schemas.getSpec().getPartitions()).isEqualTo(1);
+        assertThat(topicConfig(schemas).get("cleanup.policy")).isEqualTo("compact");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyStrimziResourceBelongsToTheOneKafkaAndTheClientsFindIt(String tree) {
-        Deployment d = Deployment.of(tree);
-        assertThat(d.all("Kafka")).as(tree + ": one Kafka").hasSize(1);
-        String cluster = d.all("Kafka").get(0).path("metadata").path("name").asText();
-        for (String kind : List.of("KafkaNodePool", "KafkaTopic", "KafkaUser")) {
-            for (JsonNode r : d.all(kind)) {
-                assertThat(r.path("metadata").path("labels").path("strimzi.io/cluster").asText())
-                        .as(tree + ": " + kind + " " + r.path("metadata").path("name").asText() + "'s cluster")
-                        .isEqualTo(cluster);
-            }
+        Rendered d = Rendered.of(tree);
+        assertThat(d.all(Kafka.class)).as(tree + ": one Kafka").hasSize(1);
+        Kafka kafka = d.all(Kafka.class).get(0);
+        String cluster = kafka.getMetadata().getName();
+        List<HasMetadata> owned = new ArrayList<>();
+        owned.addAll(d.all(KafkaNodePool.class));
+        owned.addAll(d.all(KafkaTopic.class));
+        owned.addAll(d.all(KafkaUser.class));
+        for (HasMetadata r : owned) {
+            assertThat(r.getMetadata().getLabels()).as(tree + ": " + r.getKind() + " " + r.getMetadata().getName()
+                    + "'s cluster").containsEntry("strimzi.io/cluster", cluster);
         }
         // Strimzi's names for the bootstrap Service (port 9093: the TLS listener) and the CA secret
         String bootstrap = cluster + "-kafka-bootstrap:9093";
@@ -150,20 +286,20 @@ class DeployManifestsTest {
             Map<String, String> config = d.stageConfig(use.stage());
             assertThat(config.get("bootstrap.servers")).as(tree + ": " + use.stage()).isEqualTo(bootstrap);
             assertThat(env(d.stageContainer(d.statefulSetOf(use.stage())), "MGM_KAFKA_SSL_TRUSTSTORE_PASSWORD")
-                    .path("valueFrom").path("secretKeyRef").path("name").asText()).isEqualTo(cluster + "-cluster-ca-cert");
+                    .getValueFrom().getSecretKeyRef().getName()).isEqualTo(cluster + "-cluster-ca-cert");
         }
         assertThat(d.registryEnv("KARAPACE_BOOTSTRAP_URI")).isEqualTo(bootstrap);
-        JsonNode listeners = d.all("Kafka").get(0).path("spec").path("kafka").path("listeners");
+        List<GenericKafkaListener> listeners = kafka.getSpec().getKafka().getListeners();
         assertThat(listeners).as(tree + ": one listener, TLS with SCRAM").hasSize(1);
-        assertThat(listeners.get(0).path("port").asInt()).isEqualTo(9093);
-        assertThat(listeners.get(0).path("tls").asBoolean()).isTrue();
-        assertThat(listeners.get(0).path("authentication").path("type").asText()).isEqualTo("scram-sha-512");
+        assertThat(listeners.get(0).getPort()).isEqualTo(9093);
+        assertThat(listeners.get(0).isTls()).isTrue();
+        assertThat(listeners.get(0).getAuth().getType()).isEqualTo("scram-sha-512");
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyStageSeesTheSameCatalogue(String tree) {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         for (StageUse use : STAGES) {
             assertThat(TopicCatalogue.fromConfig(d.stageConfig(use.stage())).all())
                     .as(tree + ": the catalogue as the " + use.stage() + " stage configures it")
@@ -174,16 +310,16 @@ class DeployManifestsTest {
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void eachKafkaUserHasExactlyTheAclsItsClientNeeds(String tree) {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         TopicCatalogue catalogue = d.catalogue();
         Set<String> users = new TreeSet<>();
-        d.all("KafkaUser").forEach(u -> users.add(u.path("metadata").path("name").asText()));
+        d.all(KafkaUser.class).forEach(u -> users.add(u.getMetadata().getName()));
         Set<String> groups = new HashSet<>();
         for (StageUse use : STAGES) {
             String user = d.stageUser(use.stage());
             assertThat(users.remove(user)).as(tree + ": the " + use.stage() + " stage's KafkaUser " + user).isTrue();
-            JsonNode spec = d.get("KafkaUser", user).path("spec");
-            assertThat(spec.path("authentication").path("type").asText()).isEqualTo("scram-sha-512");
+            KafkaUserSpec spec = d.get(KafkaUser.class, user).getSpec();
+            assertThat(spec.getAuthentication().getType()).isEqualTo("scram-sha-512");
             Map<String, String> config = d.stageConfig(use.stage());
             Set<String> expected = new TreeSet<>();
             use.topics().forEach((role, ops) -> ops.forEach(op ->
@@ -207,16 +343,16 @@ class DeployManifestsTest {
             keda.add(acl("topic", catalogue.name(use.input()), "literal", "Describe"));
             keda.add(acl("group", groupOf(use.stage(), d.stageConfig(use.stage())), "literal", "Describe"));
         }
-        assertThat(acls(d.get("KafkaUser", "mgm-keda").path("spec"))).as(tree + ": ACLs of mgm-keda").isEqualTo(keda);
+        assertThat(acls(d.get(KafkaUser.class, "mgm-keda").getSpec())).as(tree + ": ACLs of mgm-keda").isEqualTo(keda);
         // The registry touches only its own topic and group.
         assertThat(users.remove("mgm-schema-registry")).as(tree + ": the schema registry's KafkaUser").isTrue();
-        for (String a : acls(d.get("KafkaUser", "mgm-schema-registry").path("spec"))) {
+        for (String a : acls(d.get(KafkaUser.class, "mgm-schema-registry").getSpec())) {
             assertThat(a).as(tree + ": registry ACL").matches("(topic " + Pattern.quote(d.registryTopic()) + "|group "
                     + Pattern.quote(d.registryEnv("KARAPACE_GROUP_ID")) + ") literal \\w+");
         }
         // A client application submits tasks and reads answers by assigned partitions (mgm run, publish, results).
         assertThat(users.remove("mgm-client")).as(tree + ": the client applications' KafkaUser").isTrue();
-        assertThat(acls(d.get("KafkaUser", "mgm-client").path("spec"))).as(tree + ": ACLs of mgm-client").isEqualTo(
+        assertThat(acls(d.get(KafkaUser.class, "mgm-client").getSpec())).as(tree + ": ACLs of mgm-client").isEqualTo(
                 new TreeSet<>(Set.of(acl("topic", catalogue.name(TopicRole.IMAGE_TASKS), "literal", "Write"),
                         acl("topic", catalogue.name(TopicRole.IMAGE_TASKS), "literal", "Describe"),
                         acl("topic", catalogue.name(TopicRole.ANSWERS), "literal", "Read"),
@@ -228,83 +364,116 @@ class DeployManifestsTest {
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void eachStageScalesOnItsInputWithinItsPartitions(String tree) {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         Set<String> targets = new TreeSet<>();
-        for (JsonNode so : d.all("ScaledObject")) {
-            JsonNode spec = so.path("spec");
-            assertThat(spec.path("scaleTargetRef").path("kind").asText()).isEqualTo("StatefulSet");
-            String target = spec.path("scaleTargetRef").path("name").asText();
+        for (Keda.ScaledObject so : d.all(Keda.ScaledObject.class)) {
+            Keda.ScaledObjectSpec spec = so.spec();
+            assertThat(spec.scaleTargetRef().kind()).isEqualTo("StatefulSet");
+            String target = spec.scaleTargetRef().name();
             assertThat(targets.add(target)).as(tree + ": one ScaledObject for " + target).isTrue();
             StageUse use = d.stageOf(target);
-            assertThat(spec.path("triggers")).hasSize(1);
-            JsonNode trigger = spec.path("triggers").get(0);
-            assertThat(trigger.path("type").asText()).isEqualTo("kafka");
-            JsonNode meta = trigger.path("metadata");
+            assertThat(spec.triggers()).hasSize(1);
+            Keda.Trigger trigger = spec.triggers().get(0);
+            assertThat(trigger.type()).isEqualTo("kafka");
+            Keda.KafkaScaler meta = TypedManifests.MAPPER.convertValue(trigger.metadata(), Keda.KafkaScaler.class);
             TopicSpec input = d.catalogue().spec(use.input());
-            assertThat(meta.path("topic").asText()).as(tree + ": " + target + " scales on").isEqualTo(input.name());
-            assertThat(meta.path("consumerGroup").asText()).as(tree + ": " + target + "'s group")
+            assertThat(meta.topic()).as(tree + ": " + target + " scales on").isEqualTo(input.name());
+            assertThat(meta.consumerGroup()).as(tree + ": " + target + "'s group")
                     .isEqualTo(groupOf(use.stage(), d.stageConfig(use.stage())));
-            assertThat(meta.path("bootstrapServers").asText())
-                    .isEqualTo(d.stageConfig(use.stage()).get("bootstrap.servers"));
-            int partitions = d.kafkaTopic(input.name()).path("spec").path("partitions").asInt();
-            assertThat(spec.path("maxReplicaCount").asInt()).as(tree + ": " + target + "'s maxReplicaCount")
-                    .isBetween(1, partitions);
-            assertThat(spec.path("minReplicaCount").asInt(0)).isBetween(1, spec.path("maxReplicaCount").asInt());
-            assertThat(d.get("TriggerAuthentication", trigger.path("authenticationRef").path("name").asText()))
-                    .isNotNull();
+            assertThat(meta.bootstrapServers()).isEqualTo(d.stageConfig(use.stage()).get("bootstrap.servers"));
+            int partitions = d.kafkaTopic(input.name()).getSpec().getPartitions();
+            assertThat(spec.maxReplicaCount()).as(tree + ": " + target + "'s maxReplicaCount")
+                    .isNotNull().isBetween(1, partitions);
+            assertThat(Objects.requireNonNullElse(spec.minReplicaCount(), 0)).isBetween(1, spec.maxReplicaCount());
+            assertThat(d.get(Keda.TriggerAuthentication.class, trigger.authenticationRef().name()))
+                    .as(tree + ": " + target + "'s TriggerAuthentication").isNotNull();
         }
         assertThat(targets).as(tree + ": ScaledObjects").isEqualTo(d.stageStatefulSets().keySet());
+    }
+
+    /** KEDA logs in with secrets that exist: rendered here, or made by Strimzi for a KafkaUser or the cluster CA. */
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
+    void kedasTriggerAuthenticationReadsSecretsThatExist(String tree) {
+        Rendered d = Rendered.of(tree);
+        String cluster = d.all(Kafka.class).get(0).getMetadata().getName();
+        for (Keda.TriggerAuthentication auth : d.all(Keda.TriggerAuthentication.class)) {
+            Map<String, Keda.TargetRef> byParameter = new TreeMap<>();
+            auth.spec().secretTargetRef().forEach(r -> byParameter.put(r.parameter(), r));
+            assertThat(byParameter.keySet()).as(tree + ": " + auth.metadata().getName())
+                    .containsExactlyInAnyOrder("username", "password", "ca");
+            for (Keda.TargetRef ref : auth.spec().secretTargetRef()) {
+                Secret secret = d.get(Secret.class, ref.name());
+                KafkaUser user = d.get(KafkaUser.class, ref.name());
+                if (secret != null) {
+                    Map<String, String> data = new TreeMap<>();
+                    if (secret.getStringData() != null) {
+                        data.putAll(secret.getStringData());
+                    }
+                    if (secret.getData() != null) {
+                        data.putAll(secret.getData());
+                    }
+                    assertThat(data).as(tree + ": secret " + ref.name()).containsKey(ref.key());
+                } else if (user != null) {
+                    assertThat(ref.key()).as(tree + ": Strimzi's user secret " + ref.name()).isEqualTo("password");
+                } else {
+                    assertThat(ref.name()).as(tree + ": secret " + ref.name()).isEqualTo(cluster + "-cluster-ca-cert");
+                    assertThat(ref.key()).isEqualTo("ca.crt");
+                }
+            }
+            // the username is the KafkaUser whose password is read
+            String password = byParameter.get("password").name();
+            assertThat(d.get(KafkaUser.class, password)).as(tree + ": KafkaUser " + password).isNotNull();
+            Keda.TargetRef username = byParameter.get("username");
+            assertThat(d.get(Secret.class, username.name()).getStringData().get(username.key())).isEqualTo(password);
+        }
     }
 
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyStatefulSetIsAStageNamedByItsPodWithHealthProbesAndABudget(String tree) {
-        Deployment d = Deployment.of(tree);
-        assertThat(d.all("StatefulSet")).as(tree + ": every StatefulSet is a stage").hasSize(STAGES.size());
+        Rendered d = Rendered.of(tree);
+        assertThat(d.all(StatefulSet.class)).as(tree + ": every StatefulSet is a stage").hasSize(STAGES.size());
         assertThat(d.stageStatefulSets().keySet()).hasSize(STAGES.size());
-        for (JsonNode sts : d.all("StatefulSet")) {
-            String name = sts.path("metadata").path("name").asText();
-            JsonNode pod = sts.path("spec").path("template").path("spec");
-            JsonNode c = d.stageContainer(sts);
-            List<String> args = texts(c.path("args"));
+        for (StatefulSet sts : d.all(StatefulSet.class)) {
+            String name = sts.getMetadata().getName();
+            PodSpec pod = sts.getSpec().getTemplate().getSpec();
+            Container c = d.stageContainer(sts);
+            List<String> args = c.getArgs();
             assertThat(args).as(tree + ": " + name + " runs `mgm stage`").startsWith("stage");
             assertThat(args).as(tree + ": " + name + ": the instance id comes from the pod name, not a flag")
                     .doesNotContain("--instance");
-            JsonNode instance = env(c, "MGM_STAGE_INSTANCE_ID");
-            assertThat(instance.path("valueFrom").path("fieldRef").path("fieldPath").asText())
+            EnvVar instance = env(c, "MGM_STAGE_INSTANCE_ID");
+            assertThat(instance.getValueFrom().getFieldRef().getFieldPath())
                     .as(tree + ": " + name + " sets stage.instance.id from the pod name").isEqualTo("metadata.name");
-            assertThat(sts.path("spec").path("serviceName").asText()).isNotEmpty();
+            assertThat(sts.getSpec().getServiceName()).isNotEmpty();
             String port = d.stageConfig(d.stageOf(name).stage()).get("metrics.port");
-            JsonNode metricsPort = null;
-            for (JsonNode p : c.path("ports")) {
-                if (p.path("name").asText().equals("metrics")) {
-                    metricsPort = p;
-                }
-            }
+            ContainerPort metricsPort = c.getPorts().stream().filter(p -> "metrics".equals(p.getName()))
+                    .reduce((a, b) -> b).orElse(null);
             assertThat(metricsPort).as(tree + ": " + name + " names its metrics port").isNotNull();
-            assertThat(metricsPort.path("containerPort").asText()).as("metrics.port").isEqualTo(port);
-            assertProbe(c.path("livenessProbe"), "/health/live", tree + ": " + name + " liveness");
-            assertProbe(c.path("readinessProbe"), "/health/ready", tree + ": " + name + " readiness");
-            assertProbe(c.path("startupProbe"), "/health/live", tree + ": " + name + " startup");
+            assertThat(String.valueOf(metricsPort.getContainerPort())).as("metrics.port").isEqualTo(port);
+            assertProbe(c.getLivenessProbe(), "/health/live", tree + ": " + name + " liveness");
+            assertProbe(c.getReadinessProbe(), "/health/ready", tree + ": " + name + " readiness");
+            assertProbe(c.getStartupProbe(), "/health/live", tree + ": " + name + " startup");
             // the stage logs in as its own user, which must exist
-            String jaas = env(c, "MGM_KAFKA_SASL_JAAS_CONFIG").path("valueFrom").path("secretKeyRef").path("name").asText();
+            String jaas = env(c, "MGM_KAFKA_SASL_JAAS_CONFIG").getValueFrom().getSecretKeyRef().getName();
             assertThat(jaas).isEqualTo(d.stageUser(d.stageOf(name).stage()));
-            assertThat(d.get("KafkaUser", jaas)).isNotNull();
+            assertThat(d.get(KafkaUser.class, jaas)).isNotNull();
             // every mounted volume is declared, every claim exists
             Set<String> volumes = new HashSet<>();
-            pod.path("volumes").forEach(v -> {
-                volumes.add(v.path("name").asText());
-                if (v.has("persistentVolumeClaim")) {
-                    assertThat(d.get("PersistentVolumeClaim", v.path("persistentVolumeClaim").path("claimName").asText()))
+            for (Volume v : pod.getVolumes()) {
+                volumes.add(v.getName());
+                if (v.getPersistentVolumeClaim() != null) {
+                    assertThat(d.get(PersistentVolumeClaim.class, v.getPersistentVolumeClaim().getClaimName()))
                             .as(tree + ": " + name + "'s claim").isNotNull();
                 }
-            });
-            sts.path("spec").path("volumeClaimTemplates").forEach(v -> volumes.add(v.path("metadata").path("name").asText()));
-            c.path("volumeMounts").forEach(m -> assertThat(volumes).as(tree + ": " + name + "'s volumes")
-                    .contains(m.path("name").asText()));
-            long budgets = d.all("PodDisruptionBudget").stream()
-                    .filter(p -> p.path("spec").path("selector").path("matchLabels")
-                            .equals(sts.path("spec").path("selector").path("matchLabels")))
+            }
+            sts.getSpec().getVolumeClaimTemplates().forEach(v -> volumes.add(v.getMetadata().getName()));
+            c.getVolumeMounts().forEach(m -> assertThat(volumes).as(tree + ": " + name + "'s volumes")
+                    .contains(m.getName()));
+            long budgets = d.all(PodDisruptionBudget.class).stream()
+                    .filter(p -> Objects.equals(p.getSpec().getSelector().getMatchLabels(),
+                            sts.getSpec().getSelector().getMatchLabels()))
                     .count();
             assertThat(budgets).as(tree + ": a PodDisruptionBudget for " + name).isEqualTo(1);
         }
@@ -313,7 +482,7 @@ class DeployManifestsTest {
     @ParameterizedTest
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyConfigurationKeyIsOneTheCodeReads(String tree) throws IOException {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         Set<String> documented = documentedKeys();
         for (StageUse use : STAGES) {
             for (String key : d.stageKeys(use.stage())) {
@@ -330,32 +499,33 @@ class DeployManifestsTest {
     @ParameterizedTest
     @ValueSource(strings = {"overlays/gpu"})
     void modelStagesOnGpusRequestOneAndKeepTheirTensorRtEnginesOnTheirOwnVolume(String tree) {
-        Deployment d = Deployment.of(tree);
+        Rendered d = Rendered.of(tree);
         for (StageUse use : STAGES) {
-            JsonNode sts = d.statefulSetOf(use.stage());
-            JsonNode c = d.stageContainer(sts);
-            JsonNode pod = sts.path("spec").path("template").path("spec");
+            StatefulSet sts = d.statefulSetOf(use.stage());
+            Container c = d.stageContainer(sts);
+            PodSpec pod = sts.getSpec().getTemplate().getSpec();
+            Map<String, Quantity> limits = c.getResources() == null || c.getResources().getLimits() == null
+                    ? Map.of() : c.getResources().getLimits();
             if (use.stage().equals("sink")) {
-                assertThat(c.path("resources").path("limits").has("nvidia.com/gpu")).isFalse();
+                assertThat(limits).doesNotContainKey("nvidia.com/gpu");
                 continue;
             }
-            assertThat(c.path("resources").path("limits").path("nvidia.com/gpu").asInt()).isEqualTo(1);
-            assertThat(c.path("resources").path("requests").path("nvidia.com/gpu").asInt(1)).isEqualTo(1);
-            assertThat(pod.path("nodeSelector").size()).isPositive();
-            assertThat(texts(pod.path("tolerations"), "key")).contains("nvidia.com/gpu");
+            assertThat(limits.get("nvidia.com/gpu")).as(use.stage() + "'s GPU limit").isEqualTo(new Quantity("1"));
+            Map<String, Quantity> requests = c.getResources().getRequests();
+            if (requests != null && requests.containsKey("nvidia.com/gpu")) {
+                assertThat(requests.get("nvidia.com/gpu")).isEqualTo(new Quantity("1"));
+            }
+            assertThat(pod.getNodeSelector()).isNotEmpty();
+            assertThat(pod.getTolerations()).extracting(Toleration::getKey).contains("nvidia.com/gpu");
             Map<String, String> config = d.stageConfig(use.stage());
             String provider = config.get(use.stage() + ".engine.provider");
             assertThat(provider).isIn("cuda", "tensorrt");
             if (provider.equals("tensorrt")) {
                 String cache = config.get(use.stage() + ".engine.trt.cache.dir");
                 assertThat(cache).as(use.stage() + ": a TensorRT engine cache").isNotBlank();
-                String volume = null;
-                for (JsonNode m : c.path("volumeMounts")) {
-                    if (m.path("mountPath").asText().equals(cache)) {
-                        volume = m.path("name").asText();
-                    }
-                }
-                assertThat(texts(sts.path("spec").path("volumeClaimTemplates"), "metadata", "name"))
+                String volume = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(cache))
+                        .map(VolumeMount::getName).reduce((a, b) -> b).orElse(null);
+                assertThat(sts.getSpec().getVolumeClaimTemplates()).extracting(v -> v.getMetadata().getName())
                         .as(use.stage() + ": the engine cache is a volume of the pod's own").contains(volume);
             }
         }
@@ -363,17 +533,31 @@ class DeployManifestsTest {
 
     @Test
     void serviceMonitorScrapesEveryStagesMetricsPort() {
-        Deployment d = Deployment.of("base");
-        JsonNode monitor = d.get("ServiceMonitor", "mgm-stages");
-        JsonNode selector = monitor.path("spec").path("selector").path("matchLabels");
-        String port = monitor.path("spec").path("endpoints").get(0).path("port").asText();
-        for (JsonNode sts : d.stageStatefulSets().values()) {
-            JsonNode service = d.get("Service", sts.path("spec").path("serviceName").asText());
+        Rendered d = Rendered.of("base");
+        ServiceMonitor monitor = d.get(ServiceMonitor.class, "mgm-stages");
+        Map<String, String> selector = monitor.getSpec().getSelector().getMatchLabels();
+        String port = monitor.getSpec().getEndpoints().get(0).getPort();
+        for (StatefulSet sts : d.stageStatefulSets().values()) {
+            Service service = d.get(Service.class, sts.getSpec().getServiceName());
             assertThat(service).isNotNull();
-            selector.fields().forEachRemaining(e -> assertThat(service.path("metadata").path("labels").path(e.getKey()))
-                    .as("ServiceMonitor selects " + service.path("metadata").path("name").asText()).isEqualTo(e.getValue()));
-            assertThat(texts(service.path("spec").path("ports"), "name")).contains(port);
+            assertThat(service.getMetadata().getLabels()).as("ServiceMonitor selects " + service.getMetadata().getName())
+                    .containsAllEntriesOf(selector);
+            assertThat(service.getSpec().getPorts()).extracting(ServicePort::getName).contains(port);
         }
+    }
+
+    /** The Kafka Exporter's PodMonitor selects the exporter Strimzi runs for the one Kafka, which has one. */
+    @Test
+    void podMonitorScrapesTheKafkaExporterOfTheKafka() {
+        Rendered d = Rendered.of("base");
+        Kafka kafka = d.all(Kafka.class).get(0);
+        assertThat(kafka.getSpec().getKafkaExporter()).as("the Kafka runs a Kafka Exporter").isNotNull();
+        List<PodMonitor> monitors = d.all(PodMonitor.class);
+        assertThat(monitors).hasSize(1);
+        assertThat(monitors.get(0).getSpec().getSelector().getMatchLabels())
+                .containsEntry("strimzi.io/name", kafka.getMetadata().getName() + "-kafka-exporter");
+        assertThat(monitors.get(0).getSpec().getPodMetricsEndpoints()).extracting(e -> e.getPort())
+                .containsExactly("tcp-prometheus");
     }
 
     // ---------------------------------------------------------------- the dashboard
@@ -412,8 +596,8 @@ class DeployManifestsTest {
                 assertThat(exported).as("a series the stages export").contains(name);
             }
         }
-        JsonNode generated = Deployment.of("base").get("ConfigMap", "mgm-grafana-dashboard");
-        assertThat(JSON.readTree(generated.path("data").path("grafana-dashboard.json").asText())).isEqualTo(dashboard);
+        ConfigMap generated = Rendered.of("base").get(ConfigMap.class, "mgm-grafana-dashboard");
+        assertThat(JSON.readTree(generated.getData().get("grafana-dashboard.json"))).isEqualTo(dashboard);
     }
 
     /** Series names in a scrape of the meters every stage registers, as Prometheus sees them. */
@@ -451,7 +635,7 @@ class DeployManifestsTest {
         assertThat(p.waitFor(60, TimeUnit.SECONDS)).isTrue();
         assertThat(p.exitValue()).as("kubectl kustomize " + tree).isZero();
         Map<String, JsonNode> kubectl = byId(readAll(out));
-        Map<String, JsonNode> ours = byId(Deployment.of(tree).docs);
+        Map<String, JsonNode> ours = byId(Rendered.of(tree).docs);
         assertThat(ours.keySet()).isEqualTo(kubectl.keySet());
         ours.forEach((id, doc) -> assertThat(canonical(doc)).as(tree + ": " + id).isEqualTo(canonical(kubectl.get(id))));
     }
@@ -496,47 +680,71 @@ class DeployManifestsTest {
         return c;
     }
 
+    private static String topicName(KafkaTopic t) {
+        return t.getSpec().getTopicName() != null ? t.getSpec().getTopicName() : t.getMetadata().getName();
+    }
+
+    private static Map<String, String> topicConfig(KafkaTopic t) {
+        Map<String, String> config = new TreeMap<>();
+        if (t.getSpec().getConfig() != null) {
+            t.getSpec().getConfig().forEach((k, v) -> config.put(k, String.valueOf(v)));
+        }
+        return config;
+    }
+
     private static String acl(String type, String name, String pattern, String op) {
         return type + " " + name + " " + pattern + " " + op;
     }
 
-    private static Set<String> acls(JsonNode userSpec) {
-        assertThat(userSpec.path("authorization").path("type").asText()).isEqualTo("simple");
+    private static Set<String> acls(KafkaUserSpec userSpec) {
+        assertThat(userSpec.getAuthorization()).isInstanceOf(KafkaUserAuthorizationSimple.class);
         Set<String> acls = new TreeSet<>();
-        for (JsonNode a : userSpec.path("authorization").path("acls")) {
-            JsonNode r = a.path("resource");
-            assertThat(a.path("type").asText("allow")).isEqualTo("allow");
-            for (JsonNode op : a.path("operations")) {
-                acls.add(acl(r.path("type").asText(), r.path("name").asText(), r.path("patternType").asText("literal"),
-                        op.asText()));
+        for (AclRule a : ((KafkaUserAuthorizationSimple) userSpec.getAuthorization()).getAcls()) {
+            assertThat(a.getType() == null ? AclRuleType.ALLOW : a.getType()).isEqualTo(AclRuleType.ALLOW);
+            AclRuleResource r = a.getResource();
+            String name;
+            AclResourcePatternType pattern;
+            if (r instanceof AclRuleTopicResource t) {
+                name = t.getName();
+                pattern = t.getPatternType();
+            } else if (r instanceof AclRuleGroupResource g) {
+                name = g.getName();
+                pattern = g.getPatternType();
+            } else if (r instanceof AclRuleTransactionalIdResource x) {
+                name = x.getName();
+                pattern = x.getPatternType();
+            } else {
+                name = "";
+                pattern = null;
+            }
+            List<AclOperation> ops = new ArrayList<>();
+            if (a.getOperations() != null) {
+                ops.addAll(a.getOperations());
+            }
+            if (a.getOperation() != null) {
+                ops.add(a.getOperation());
+            }
+            for (AclOperation op : ops) {
+                acls.add(acl(r.getType(), name, pattern == null ? "literal" : pattern.toValue(), op.toValue()));
             }
         }
         return acls;
     }
 
-    private static void assertProbe(JsonNode probe, String path, String what) {
-        assertThat(probe.path("httpGet").path("path").asText()).as(what).isEqualTo(path);
-        assertThat(probe.path("httpGet").path("port").asText()).as(what + " port").isEqualTo("metrics");
+    private static void assertProbe(Probe probe, String path, String what) {
+        assertThat(probe).as(what).isNotNull();
+        assertThat(probe.getHttpGet()).as(what + " is an HTTP GET").isNotNull();
+        assertThat(probe.getHttpGet().getPath()).as(what).isEqualTo(path);
+        assertThat(probe.getHttpGet().getPort().getStrVal()).as(what + " port").isEqualTo("metrics");
     }
 
-    private static JsonNode env(JsonNode container, String name) {
-        for (JsonNode e : container.path("env")) {
-            if (e.path("name").asText().equals(name)) {
+    private static EnvVar env(Container container, String name) {
+        for (EnvVar e : container.getEnv()) {
+            if (e.getName().equals(name)) {
                 return e;
             }
         }
-        return fail(container.path("name").asText() + " has no " + name);
-    }
-
-    private static List<String> texts(JsonNode array, String... path) {
-        List<String> out = new ArrayList<>();
-        for (JsonNode n : array) {
-            for (String p : path) {
-                n = n.path(p);
-            }
-            out.add(n.asText());
-        }
-        return out;
+        return fail(container.getName() + " has no " + name);
     }
 
     private static Map<String, JsonNode> toMap(JsonNode object) {
@@ -598,90 +806,99 @@ class DeployManifestsTest {
 
     // ---------------------------------------------------------------- the rendered deployment
 
-    /** One Kustomize tree, rendered. */
-    private static final class Deployment {
+    /** One Kustomize tree, rendered: its documents as trees, and as typed models (unknown fields refused). */
+    private static final class Rendered {
 
-        private static final Map<String, Deployment> RENDERED = new HashMap<>();
+        private static final Map<String, Rendered> RENDERED = new HashMap<>();
 
         final List<JsonNode> docs;
+        final List<Manifest> manifests;
 
-        private Deployment(List<JsonNode> docs) {
+        private Rendered(String tree, List<JsonNode> docs) {
             this.docs = docs;
+            this.manifests = TypedManifests.type(tree, docs);
         }
 
-        static synchronized Deployment of(String tree) {
-            return RENDERED.computeIfAbsent(tree, t -> new Deployment(Kustomize.render(DEPLOY.resolve(t))));
+        static synchronized Rendered of(String tree) {
+            return RENDERED.computeIfAbsent(tree, t -> new Rendered(t, Kustomize.render(DEPLOY.resolve(t))));
         }
 
-        List<JsonNode> all(String kind) {
-            return docs.stream().filter(d -> d.path("kind").asText().equals(kind)).toList();
+        <T> List<T> all(Class<T> type) {
+            return manifests.stream().map(Manifest::model).filter(type::isInstance).map(type::cast).toList();
         }
 
-        JsonNode get(String kind, String name) {
-            return all(kind).stream().filter(d -> d.path("metadata").path("name").asText().equals(name))
-                    .findFirst().orElse(null);
+        /** The document of that type and name, or null. */
+        <T> T get(Class<T> type, String name) {
+            return manifests.stream().filter(m -> type.isInstance(m.model()) && m.name().equals(name))
+                    .map(m -> type.cast(m.model())).findFirst().orElse(null);
         }
 
-        JsonNode kafkaTopic(String topic) {
-            return all("KafkaTopic").stream()
-                    .filter(t -> t.path("spec").path("topicName").asText(t.path("metadata").path("name").asText())
-                            .equals(topic))
+        KafkaTopic kafkaTopic(String topic) {
+            return all(KafkaTopic.class).stream().filter(t -> topicName(t).equals(topic))
                     .findFirst().orElseThrow(() -> new AssertionError("no KafkaTopic for " + topic));
         }
 
-        /** The stage StatefulSets by name: those whose container runs {@code mgm stage <name>}. */
-        Map<String, JsonNode> stageStatefulSets() {
-            Map<String, JsonNode> m = new TreeMap<>();
-            all("StatefulSet").forEach(s -> m.put(s.path("metadata").path("name").asText(), s));
+        /** The stage StatefulSets by name (everyStatefulSetIsAStage... checks each runs {@code mgm stage}). */
+        Map<String, StatefulSet> stageStatefulSets() {
+            Map<String, StatefulSet> m = new TreeMap<>();
+            all(StatefulSet.class).forEach(s -> m.put(s.getMetadata().getName(), s));
             return m;
         }
 
-        JsonNode stageContainer(JsonNode sts) {
-            for (JsonNode c : sts.path("spec").path("template").path("spec").path("containers")) {
-                List<String> args = texts(c.path("args"));
+        Container stageContainer(StatefulSet sts) {
+            for (Container c : sts.getSpec().getTemplate().getSpec().getContainers()) {
+                List<String> args = c.getArgs();
                 if (args.size() >= 2 && args.get(0).equals("stage")) {
                     return c;
                 }
             }
-            return fail(sts.path("metadata").path("name").asText() + " has no container running `mgm stage`");
+            return fail(sts.getMetadata().getName() + " has no container running `mgm stage`");
         }
 
         StageUse stageOf(String statefulSet) {
-            String stage = texts(stageContainer(stageStatefulSets().get(statefulSet)).path("args")).get(1);
+            StatefulSet sts = stageStatefulSets().get(statefulSet);
+            assertThat(sts).as("StatefulSet " + statefulSet).isNotNull();
+            String stage = stageContainer(sts).getArgs().get(1);
             return STAGES.stream().filter(s -> s.stage().equals(stage)).findFirst()
                     .orElseThrow(() -> new AssertionError(statefulSet + " runs an unknown stage " + stage));
         }
 
-        JsonNode statefulSetOf(String stage) {
+        StatefulSet statefulSetOf(String stage) {
             return stageStatefulSets().entrySet().stream().filter(e -> stageOf(e.getKey()).stage().equals(stage))
                     .map(Map.Entry::getValue).findFirst()
                     .orElseThrow(() -> new AssertionError("no StatefulSet runs the " + stage + " stage"));
         }
 
         String stageUser(String stage) {
-            JsonNode c = stageContainer(statefulSetOf(stage));
-            return env(c, "MGM_KAFKA_SASL_JAAS_CONFIG").path("valueFrom").path("secretKeyRef").path("name").asText();
+            Container c = stageContainer(statefulSetOf(stage));
+            return env(c, "MGM_KAFKA_SASL_JAAS_CONFIG").getValueFrom().getSecretKeyRef().getName();
         }
 
         /** The stage's environment as its container gets it: envFrom ConfigMaps, then env values. */
         Map<String, String> stageEnv(String stage) {
-            JsonNode c = stageContainer(statefulSetOf(stage));
+            Container c = stageContainer(statefulSetOf(stage));
             Map<String, String> env = new LinkedHashMap<>();
-            for (JsonNode from : c.path("envFrom")) {
-                if (from.has("configMapRef")) {
-                    JsonNode cm = get("ConfigMap", from.path("configMapRef").path("name").asText());
-                    assertThat(cm).as(stage + "'s ConfigMap " + from).isNotNull();
-                    cm.path("data").fields().forEachRemaining(e -> env.put(e.getKey(), e.getValue().asText()));
+            for (EnvFromSource from : c.getEnvFrom()) {
+                if (from.getConfigMapRef() != null) {
+                    ConfigMap cm = get(ConfigMap.class, from.getConfigMapRef().getName());
+                    assertThat(cm).as(stage + "'s ConfigMap " + from.getConfigMapRef().getName()).isNotNull();
+                    env.putAll(cm.getData());
                 }
             }
-            for (JsonNode e : c.path("env")) {
-                if (e.has("value")) {
-                    env.put(e.path("name").asText(), e.path("value").asText());
+            for (EnvVar e : c.getEnv()) {
+                if (e.getValue() != null) {
+                    env.put(e.getName(), e.getValue());
                 } else {
-                    env.put(e.path("name").asText(), "(from " + e.path("valueFrom").fieldNames().next() + ")");
+                    env.put(e.getName(), "(from " + source(e.getValueFrom()) + ")");
                 }
             }
             return env;
+        }
+
+        private static String source(EnvVarSource s) {
+            return s == null ? "nothing" : s.getSecretKeyRef() != null ? "secretKeyRef"
+                    : s.getConfigMapKeyRef() != null ? "configMapKeyRef"
+                    : s.getFieldRef() != null ? "fieldRef" : "resourceFieldRef";
         }
 
         /** Keys the stage is given: its MGM_* variables and the properties file MGM_CONFIG_FILE names, if mounted. */
@@ -703,14 +920,15 @@ class DeployManifestsTest {
             if (file == null) {
                 return Map.of();
             }
-            JsonNode sts = statefulSetOf(stage);
-            for (JsonNode m : stageContainer(sts).path("volumeMounts")) {
-                String dir = m.path("mountPath").asText();
+            StatefulSet sts = statefulSetOf(stage);
+            for (VolumeMount m : stageContainer(sts).getVolumeMounts()) {
+                String dir = m.getMountPath();
                 if (file.startsWith(dir + "/")) {
-                    for (JsonNode v : sts.path("spec").path("template").path("spec").path("volumes")) {
-                        if (v.path("name").asText().equals(m.path("name").asText()) && v.has("configMap")) {
-                            JsonNode cm = get("ConfigMap", v.path("configMap").path("name").asText());
-                            String text = cm.path("data").path(file.substring(dir.length() + 1)).asText(null);
+                    for (Volume v : sts.getSpec().getTemplate().getSpec().getVolumes()) {
+                        if (v.getName().equals(m.getName()) && v.getConfigMap() != null) {
+                            ConfigMap cm = get(ConfigMap.class, v.getConfigMap().getName());
+                            assertThat(cm).as(stage + ": ConfigMap " + v.getConfigMap().getName()).isNotNull();
+                            String text = cm.getData().get(file.substring(dir.length() + 1));
                             assertThat(text).as(stage + ": " + file + " in its ConfigMap").isNotNull();
                             java.util.Properties p = new java.util.Properties();
                             try {
@@ -743,10 +961,10 @@ class DeployManifestsTest {
         }
 
         String registryEnv(String name) {
-            JsonNode registry = get("Deployment", "mgm-schema-registry");
+            io.fabric8.kubernetes.api.model.apps.Deployment registry =
+                    get(io.fabric8.kubernetes.api.model.apps.Deployment.class, "mgm-schema-registry");
             assertThat(registry).as("the schema registry's Deployment").isNotNull();
-            return env(registry.path("spec").path("template").path("spec").path("containers").get(0), name)
-                    .path("value").asText();
+            return env(registry.getSpec().getTemplate().getSpec().getContainers().get(0), name).getValue();
         }
 
         String registryTopic() {
