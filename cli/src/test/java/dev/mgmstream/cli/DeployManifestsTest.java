@@ -302,11 +302,53 @@ class DeployManifestsTest {
             sts.path("spec").path("volumeClaimTemplates").forEach(v -> volumes.add(v.path("metadata").path("name").asText()));
             c.path("volumeMounts").forEach(m -> assertThat(volumes).as(tree + ": " + name + "'s volumes")
                     .contains(m.path("name").asText()));
+            pod.path("initContainers").forEach(init -> init.path("volumeMounts").forEach(m ->
+                    assertThat(volumes).as(tree + ": " + name + "'s volumes (init containers)")
+                            .contains(m.path("name").asText())));
             long budgets = d.all("PodDisruptionBudget").stream()
                     .filter(p -> p.path("spec").path("selector").path("matchLabels")
                             .equals(sts.path("spec").path("selector").path("matchLabels")))
                     .count();
             assertThat(budgets).as(tree + ": a PodDisruptionBudget for " + name).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The stages run the image cli/pom.xml builds with Jib (its repository and tag, passed by surefire as
+     * mgm.image); models come from the models volume or, on dev, an init container of the models image
+     * (jib:buildTar@models), never from the stage image.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev"})
+    void theStagesRunTheImageJibBuildsAndReadModelsFromAVolume(String tree) {
+        String image = System.getProperty("mgm.image", "ghcr.io/mgm-stream/mgm:0.1.0");
+        String modelsImage = System.getProperty("mgm.models.image", "ghcr.io/mgm-stream/mgm-models:0.1.0");
+        Deployment d = Deployment.of(tree);
+        for (JsonNode sts : d.all("StatefulSet")) {
+            String name = sts.path("metadata").path("name").asText();
+            JsonNode c = d.stageContainer(sts);
+            assertThat(c.path("image").asText()).as(tree + ": " + name + "'s image").isEqualTo(image);
+            assertThat(c.has("command")).as(tree + ": " + name + " keeps the image's entry point (mgm)").isFalse();
+            JsonNode pod = sts.path("spec").path("template").path("spec");
+            long uid = pod.path("securityContext").path("runAsUser").asLong(-1);
+            assertThat(uid).as(tree + ": " + name + " runs as the image's non-root user").isEqualTo(65532);
+            for (JsonNode e : c.path("env")) {
+                if (e.path("name").asText().matches("MGM_[A-Z]+_MODEL_DIRS?")) {
+                    String dir = e.path("value").asText();
+                    JsonNode mount = null;
+                    for (JsonNode m : c.path("volumeMounts")) {
+                        if (dir.startsWith(m.path("mountPath").asText() + "/")) {
+                            mount = m;
+                        }
+                    }
+                    assertThat(mount).as(tree + ": " + name + "'s " + dir + " is on a volume, not in the image")
+                            .isNotNull();
+                }
+            }
+            for (JsonNode init : pod.path("initContainers")) {
+                assertThat(init.path("image").asText()).as(tree + ": " + name + "'s init container")
+                        .isEqualTo(modelsImage);
+            }
         }
     }
 
