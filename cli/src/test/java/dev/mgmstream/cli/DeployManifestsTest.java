@@ -471,11 +471,46 @@ class DeployManifestsTest {
             sts.getSpec().getVolumeClaimTemplates().forEach(v -> volumes.add(v.getMetadata().getName()));
             c.getVolumeMounts().forEach(m -> assertThat(volumes).as(tree + ": " + name + "'s volumes")
                     .contains(m.getName()));
+            pod.getInitContainers().forEach(init -> init.getVolumeMounts().forEach(m ->
+                    assertThat(volumes).as(tree + ": " + name + "'s volumes (init containers)")
+                            .contains(m.getName())));
             long budgets = d.all(PodDisruptionBudget.class).stream()
                     .filter(p -> Objects.equals(p.getSpec().getSelector().getMatchLabels(),
                             sts.getSpec().getSelector().getMatchLabels()))
                     .count();
             assertThat(budgets).as(tree + ": a PodDisruptionBudget for " + name).isEqualTo(1);
+        }
+    }
+
+    /**
+     * The stages run the image cli/pom.xml builds with Jib (its repository and tag, passed by surefire as
+     * mgm.image); models come from the models volume or, on dev, an init container of the models image
+     * (jib:buildTar@models), never from the stage image.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev"})
+    void theStagesRunTheImageJibBuildsAndReadModelsFromAVolume(String tree) {
+        String image = System.getProperty("mgm.image", "ghcr.io/mgm-stream/mgm:0.1.0");
+        String modelsImage = System.getProperty("mgm.models.image", "ghcr.io/mgm-stream/mgm-models:0.1.0");
+        Rendered d = Rendered.of(tree);
+        for (StatefulSet sts : d.all(StatefulSet.class)) {
+            String name = sts.getMetadata().getName();
+            Container c = d.stageContainer(sts);
+            assertThat(c.getImage()).as(tree + ": " + name + "'s image").isEqualTo(image);
+            assertThat(c.getCommand()).as(tree + ": " + name + " keeps the image's entry point (mgm)").isNullOrEmpty();
+            var pod = sts.getSpec().getTemplate().getSpec();
+            Long uid = pod.getSecurityContext() == null ? null : pod.getSecurityContext().getRunAsUser();
+            assertThat(uid).as(tree + ": " + name + " runs as the image's non-root user").isEqualTo(65532L);
+            for (var e : c.getEnv()) {
+                if (e.getName().matches("MGM_[A-Z]+_MODEL_DIRS?")) {
+                    String dir = e.getValue();
+                    boolean onVolume = c.getVolumeMounts().stream().anyMatch(m -> dir.startsWith(m.getMountPath() + "/"));
+                    assertThat(onVolume).as(tree + ": " + name + "'s " + dir + " is on a volume, not in the image").isTrue();
+                }
+            }
+            for (Container init : pod.getInitContainers()) {
+                assertThat(init.getImage()).as(tree + ": " + name + "'s init container").isEqualTo(modelsImage);
+            }
         }
     }
 
