@@ -22,6 +22,7 @@ import dev.mgmstream.schemas.serde.AvroDeserializer;
 import dev.mgmstream.schemas.serde.AvroSerdes;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicRole;
+import dev.mgmstream.pipeline.metrics.StageMetrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.iceberg.data.Record;
@@ -87,6 +88,9 @@ public final class SinkStage implements Runnable, AutoCloseable {
     private final Counter commits;
     private final Counter conflicts;
     private final Counter deadLettered;
+    /** The meters every stage has (lag, batch sizes, latency), so the dashboard's per-stage panels show the sink. */
+    private final StageMetrics stageMetrics;
+    private long nextGaugeUpdate;
     private final CountDownLatch terminated = new CountDownLatch(1);
 
     private volatile boolean stopRequested;
@@ -130,6 +134,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
         this.commits = Counter.builder("mgm.sink.commits").description("Iceberg commits by the sink").register(registry);
         this.conflicts = Counter.builder("mgm.sink.conflicts")
                 .description("Batches dropped because another writer had moved the table's offsets").register(registry);
+        this.stageMetrics = new StageMetrics(registry, "sink");
         this.deadLettered = Counter.builder("mgm.sink.dead.lettered")
                 .description("Answer records that did not decode").register(registry);
     }
@@ -215,6 +220,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
                         take(r, answers, rejections, dlqTopic);
                     }
                     pollTaken = true;
+                    updateGauges(c);
                     boolean due = !rows.isEmpty() || !deadLetters.isEmpty();
                     if (due && (flushRequested || rows.size() >= lake.maxRows()
                             || System.nanoTime() - firstBufferedAt >= lake.commitInterval().toNanos())) {
@@ -238,6 +244,21 @@ public final class SinkStage implements Runnable, AutoCloseable {
         } finally {
             terminated.countDown();
         }
+    }
+
+    /** Lag and buffer gauges, read on the poll thread (the consumer is not for the scrape thread), once a second. */
+    private void updateGauges(KafkaConsumer<byte[], byte[]> c) {
+        long now = System.nanoTime();
+        if (now < nextGaugeUpdate) {
+            return;
+        }
+        nextGaugeUpdate = now + TimeUnit.SECONDS.toNanos(1);
+        long lag = 0;
+        for (TopicPartition tp : c.assignment()) {
+            lag += c.currentLag(tp).orElse(0);
+        }
+        stageMetrics.lag(lag);
+        stageMetrics.buffered(rows.size() + deadLetters.size());
     }
 
     private LakeTable takeOrOpenTable() {
@@ -328,6 +349,8 @@ public final class SinkStage implements Runnable, AutoCloseable {
                 commits.increment();
                 rowsWritten.increment(rows.size());
                 deadLettered.increment(deadLetters.size());
+                stageMetrics.committed(rows.size() + deadLetters.size(), rows.size(), deadLetters.size(),
+                        Duration.ofNanos(System.nanoTime() - firstBufferedAt));
                 Map<TopicPartition, OffsetAndMetadata> group = new HashMap<>();
                 next.forEach((p, o) -> group.put(new TopicPartition(topic, p), new OffsetAndMetadata(o)));
                 expected.putAll(next);
@@ -336,6 +359,7 @@ public final class SinkStage implements Runnable, AutoCloseable {
                 commitGroupQuietly(group);
             } else {
                 conflicts.increment();
+                stageMetrics.aborted();
                 log.warn("Sink {}: another writer moved the lake offsets of {} (table {}, expected {}); "
                         + "dropping {} buffered answers and rewinding", writerId, topic, outcome.tableOffsets(), from,
                         rows.size());

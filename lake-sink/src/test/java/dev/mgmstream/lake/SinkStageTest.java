@@ -135,7 +135,8 @@ class SinkStageTest {
         config.put("sink.commit.interval.ms", "600000");
         config.put("sink.commit.max.rows", "5000");
         produceAnswers(20, -1);
-        SinkStage sink = SinkStage.start(instance("0"), new SimpleMeterRegistry());
+        SimpleMeterRegistry meters = new SimpleMeterRegistry();
+        SinkStage sink = SinkStage.start(instance("0"), meters);
         try {
             await().atMost(Duration.ofSeconds(30)).pollInterval(Duration.ofMillis(100)).until(() -> {
                 sink.flushSoon();
@@ -146,6 +147,11 @@ class SinkStageTest {
         }
         assertThat(sink.failure()).isEmpty();
         assertThat(sink.recordsCommitted()).isEqualTo(20);
+        // the meters every stage has, so the dashboard's per-stage panels show the sink too
+        assertThat(meters.get("mgm.stage.records.in").tag("stage", "sink").counter().count()).isEqualTo(20);
+        assertThat(meters.get("mgm.stage.batch.size").tag("stage", "sink").summary().totalAmount()).isEqualTo(20);
+        assertThat(meters.get("mgm.stage.batch.latency").tag("stage", "sink").timer().count()).isPositive();
+        assertThat(meters.get("mgm.stage.consumer.lag").tag("stage", "sink").gauge()).isNotNull();
     }
 
     @Test
