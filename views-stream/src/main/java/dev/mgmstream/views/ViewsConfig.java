@@ -41,7 +41,7 @@ public final class ViewsConfig extends KeyedConfig {
             "Stream threads of this instance.");
     public static final ConfigKey COMMIT_INTERVAL = new ConfigKey("views.commit.interval.ms", "100",
             "How often the views commit (each commit ends a transaction): the longest a change waits before "
-                    + "read_committed readers of captions, and the queries of other instances' standbys, see it.");
+                    + "read_committed readers of captions see it.");
     public static final ConfigKey REPORT_MAX_ANSWERS = new ConfigKey("views.image.report.max.answers", "100",
             "Answers an image report keeps (the latest); older ones are dropped from the list but still counted.");
     public static final ConfigKey QUERY_TIMEOUT = new ConfigKey("views.query.timeout.ms", "5000",
