@@ -280,6 +280,8 @@ class ViewsTopologyTest {
         String description = ViewsTopology.build(TOPICS, serdes, 3).describe().toString();
         assertThat(description).contains(ViewsTopology.TASKS_STORE, ViewsTopology.REPORTS_STORE,
                 ViewsTopology.CAPTIONS_STORE, "task-status-repartition", "answers-by-image-repartition");
+        // one repartition per key the views group by, and no more: the captions and reports share theirs
+        assertThat(description.split("-repartition\\)", -1).length - 1).as(description).isEqualTo(2);
         for (TopicRole role : List.of(TopicRole.IMAGE_TASKS, TopicRole.VISUAL_TOKENS, TopicRole.ANSWERS,
                 TopicRole.GENERATED_IMAGES, TopicRole.DLQ_ENCODERS, TopicRole.DLQ_REASONING, TopicRole.DLQ_GENERATION,
                 TopicRole.DLQ_SINK, TopicRole.CAPTIONS)) {
