@@ -151,8 +151,9 @@ final class ViewsQueries {
         KeyQueryMetadata m;
         try {
             m = streams.queryMetadataForKey(storeName, key, Serdes.String().serializer());
-        } catch (IllegalStateException notRunning) {
-            return unavailable("the views are not running");
+        } catch (IllegalStateException | InvalidStateStoreException notRunning) {
+            // not started yet, or stopping: Kafka Streams knows no owner
+            return unavailable("the views are " + streams.state().name().toLowerCase() + "; try again");
         }
         if (m == null || KeyQueryMetadata.NOT_AVAILABLE.equals(m) || m.activeHost() == null) {
             return unavailable("the views are starting or rebalancing; try again");

@@ -217,6 +217,11 @@ public final class ViewsStage implements AutoCloseable {
                 send(exchange, reply);
             } catch (RuntimeException e) {
                 log.warn("Query {} failed", exchange.getRequestURI(), e);
+                try {
+                    send(exchange, new ViewsClient.Reply(500, ViewsJson.error("the query failed: " + e).toString()));
+                } catch (IOException | RuntimeException headersSent) {
+                    // the answer had begun: closing the exchange is all that is left
+                }
             }
         };
     }
