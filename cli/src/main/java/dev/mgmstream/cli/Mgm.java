@@ -26,7 +26,9 @@ public final class Mgm implements Runnable {
 
     /** Runs a command line and returns its exit code (tests call this in-process). */
     public static int execute(String... args) {
-        return new CommandLine(new Mgm())
+        CommandLine mgm = new CommandLine(new Mgm());
+        StageCommand.listViewsKeys(mgm.getSubcommands().get("stage"));
+        return mgm
                 .setCaseInsensitiveEnumValuesAllowed(true)
                 .setUsageHelpWidth(110)
                 .setParameterExceptionHandler((e, given) -> {

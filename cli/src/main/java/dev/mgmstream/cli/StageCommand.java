@@ -9,6 +9,7 @@ import java.util.concurrent.CountDownLatch;
 
 import dev.mgmstream.encoders.EncodersStage;
 import dev.mgmstream.lake.SinkStage;
+import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.metrics.Health;
 import dev.mgmstream.pipeline.metrics.MetricsServer;
 import dev.mgmstream.pipeline.stage.Stage;
@@ -18,8 +19,11 @@ import dev.mgmstream.generation.GenerationStage;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
+import dev.mgmstream.views.ViewsConfig;
+import dev.mgmstream.views.ViewsStage;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Model.CommandSpec;
@@ -30,12 +34,13 @@ import picocli.CommandLine.Spec;
 /** {@code mgm stage}: one stage (or all) as a process of its own. */
 @Command(name = "stage", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Runs one stage (encoders, reasoning, generation, sink, or all) as a process of its own.",
+                "Runs one stage (encoders, reasoning, generation, sink, views, or all) as a process of its own.",
                 "",
                 "The production shape: encoders (images to visual tokens),",
                 "reasoning (visual tokens to answers and generation prompts), generation (prompts to images;",
                 "only with a generator in generation.model.dir), sink (answers to the lake table), or all of",
-                "them in one process. Any number of copies of a stage form one consumer group and share",
+                "them in one process; views (Kafka Streams: task status, image reports and the captions topic,",
+                "queried over HTTP at /tasks/ID, /images/ID and /stats on views.http.port). Any number of copies of a stage form one consumer group and share",
                 "the work; each copy needs its own instance id (--instance), which names its transactional id:",
                 "a copy restarted with the same id fences its dead predecessor at once. The default is the",
                 "host name (a StatefulSet's pod name), then host-1, host-2... for more copies on one host, each",
@@ -45,12 +50,13 @@ import picocli.CommandLine.Spec;
         footer = {"", "Examples:",
                 "  ./mgm stage encoders --bootstrap-servers localhost:9092 --schema-registry http://localhost:8081",
                 "  ./mgm stage reasoning --bootstrap-servers localhost:9092 --instance r1 --set reasoning.lm.slots=16",
-                "  ./mgm stage sink --bootstrap-servers localhost:9092 --set lake.warehouse=/data/lake"})
+                "  ./mgm stage sink --bootstrap-servers localhost:9092 --set lake.warehouse=/data/lake",
+                "  ./mgm stage views --bootstrap-servers localhost:9092 --set views.http.port=7070"})
 final class StageCommand implements Callable<Integer> {
 
-    enum Which { encoders, reasoning, generation, sink, all }
+    enum Which { encoders, reasoning, generation, sink, views, all }
 
-    @Parameters(index = "0", paramLabel = "STAGE", description = "encoders, reasoning, generation, sink or all.")
+    @Parameters(index = "0", paramLabel = "STAGE", description = "encoders, reasoning, generation, sink, views or all.")
     Which which;
 
     @Mixin
@@ -115,6 +121,9 @@ final class StageCommand implements Callable<Integer> {
             case sink -> {
                 return runSink(config, meters);
             }
+            case views -> {
+                return runViews(config, meters);
+            }
             default -> {
                 return runAll(config, meters);
             }
@@ -132,6 +141,27 @@ final class StageCommand implements Callable<Integer> {
             server.ifPresent(MetricsServer::close);
         }
         return sink.failure().isPresent() ? 1 : 0;
+    }
+
+    private static int runViews(Map<String, String> config, PrometheusMeterRegistry meters) throws InterruptedException {
+        try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
+             ViewsStage views = ViewsStage.start(config, registry, meters);
+             TerminationSignals signals = TerminationSignals.onSignal(ViewsStage.NAME, views::stop)) {
+            System.err.println("Views answering at " + views.url() + " (/tasks/ID, /images/ID, /stats)");
+            return views.awaitStop();
+        }
+    }
+
+    /** The views stage's keys at the end of {@code --help}: its settings are not flags of their own. */
+    static void listViewsKeys(CommandLine stage) {
+        List<String> footer = new ArrayList<>(List.of(stage.getCommandSpec().usageMessage().footer()));
+        footer.add("");
+        footer.add("Keys of the views stage (--set KEY=VALUE or the environment variable; docs/configuration.md):");
+        for (ConfigKey key : ViewsConfig.KEYS) {
+            footer.add(String.format("  %-32s %-38s default %s", key.name(), key.envName(),
+                    key.defaultValue().isEmpty() ? "(empty)" : key.defaultValue()));
+        }
+        stage.getCommandSpec().usageMessage().footer(footer.toArray(String[]::new));
     }
 
     /** The sink is not a {@link Stage}: live until it fails, ready while it runs. */

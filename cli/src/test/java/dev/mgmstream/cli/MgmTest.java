@@ -48,6 +48,15 @@ class MgmTest {
     }
 
     @Test
+    void theStageHelpListsTheViewsKeys() {
+        String help = (String) mgm("stage", "--help")[1];
+        for (dev.mgmstream.pipeline.config.ConfigKey key : dev.mgmstream.views.ViewsConfig.KEYS) {
+            assertThat(help).contains(key.name()).contains(key.envName());
+        }
+        assertThat(help).contains("./mgm stage views");
+    }
+
+    @Test
     void theTopLevelHelpListsTheCommands() {
         Object[] r = mgm("--help");
         assertThat((String) r[1]).contains("demo", "run", "kafka", "stage", "publish", "results", "./mgm demo");

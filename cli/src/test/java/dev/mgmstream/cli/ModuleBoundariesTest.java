@@ -24,7 +24,8 @@ class ModuleBoundariesTest {
             "encoders-stream", "dev.mgmstream.encoders",
             "reasoning-stream", "dev.mgmstream.reasoning",
             "generation-stream", "dev.mgmstream.generation",
-            "lake-sink", "dev.mgmstream.lake");
+            "lake-sink", "dev.mgmstream.lake",
+            "views-stream", "dev.mgmstream.views");
 
     @Test
     void noStageImportsAnotherStagesPackages() throws IOException {
@@ -50,7 +51,7 @@ class ModuleBoundariesTest {
     void onlyTheCommandAndTheTestsDependOnTheDevelopmentBroker() {
         List<String> shipped = new ArrayList<>();
         for (String module : List.of("schemas", "pipeline-core", "model-runtime", "object-store", "ingest",
-                "encoders-stream", "reasoning-stream", "generation-stream", "lake-sink")) {
+                "encoders-stream", "reasoning-stream", "generation-stream", "lake-sink", "views-stream")) {
             for (String line : lines(Home.dir().resolve(module).resolve("pom.xml"))) {
                 if (line.contains("<artifactId>devkit</artifactId>") && !line.contains("<scope>test</scope>")) {
                     shipped.add(module + ": " + line.trim());

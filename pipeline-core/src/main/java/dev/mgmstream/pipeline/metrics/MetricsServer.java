@@ -9,8 +9,12 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import com.sun.net.httpserver.HttpExchange;
+import com.sun.net.httpserver.HttpHandler;
 import com.sun.net.httpserver.HttpServer;
 import io.micrometer.core.instrument.MeterRegistry;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
@@ -32,10 +36,12 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 public final class MetricsServer implements AutoCloseable {
 
     private final HttpServer server;
+    private final ExecutorService executor;
     private final Map<String, Health.Check> checks = new ConcurrentHashMap<>();
 
-    private MetricsServer(HttpServer server) {
+    private MetricsServer(HttpServer server, ExecutorService executor) {
         this.server = server;
+        this.executor = executor;
     }
 
     /** Adds (or replaces) a named check that the probes ask. */
@@ -52,13 +58,23 @@ public final class MetricsServer implements AutoCloseable {
      * @param port 0 for a free port; -1 starts nothing and returns empty
      */
     public static Optional<MetricsServer> start(PrometheusMeterRegistry registry, int port) {
+        return start(registry, port, 1);
+    }
+
+    /**
+     * As above, answering up to {@code threads} requests at once: a stage that serves an API of its own
+     * ({@link #route}) whose answers may wait on another process needs more than the JDK's one thread.
+     */
+    public static Optional<MetricsServer> start(PrometheusMeterRegistry registry, int port, int threads) {
         if (port < 0) {
             return Optional.empty();
         }
         bindProcessMeters(registry);
         try {
             HttpServer http = HttpServer.create(new InetSocketAddress(port), 0);
-            MetricsServer served = new MetricsServer(http);
+            ExecutorService executor = threads > 1 ? Executors.newFixedThreadPool(threads, daemonThreads()) : null;
+            http.setExecutor(executor);
+            MetricsServer served = new MetricsServer(http, executor);
             http.createContext("/health/live", exchange -> served.answer(exchange, true));
             http.createContext("/health/ready", exchange -> served.answer(exchange, false));
             http.createContext("/metrics", exchange -> {
@@ -76,6 +92,21 @@ public final class MetricsServer implements AutoCloseable {
         } catch (IOException e) {
             throw new UncheckedIOException("Cannot serve metrics on port " + port, e);
         }
+    }
+
+    /** Serves {@code handler} under {@code path} too, next to the metrics and the probes. */
+    public MetricsServer route(String path, HttpHandler handler) {
+        server.createContext(path, handler);
+        return this;
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads() {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, "http-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
     }
 
     private void answer(HttpExchange exchange, boolean liveness) throws IOException {
@@ -125,5 +156,8 @@ public final class MetricsServer implements AutoCloseable {
     @Override
     public void close() {
         server.stop(0);
+        if (executor != null) {
+            executor.shutdownNow();
+        }
     }
 }

@@ -1,6 +1,7 @@
 package dev.mgmstream.schemas.topics;
 
 import dev.mgmstream.schemas.avro.Answer;
+import dev.mgmstream.schemas.avro.Caption;
 import dev.mgmstream.schemas.avro.GeneratedImage;
 import dev.mgmstream.schemas.avro.GenerationRequest;
 import dev.mgmstream.schemas.avro.ImageTask;
@@ -23,7 +24,9 @@ public enum TopicRole {
     DLQ_GENERATION("dlq.generation", Rejection.class, "original key", false),
     DLQ_SINK("dlq.sink", Rejection.class, "original key", false),
     /** Latest visual tokens per image, so that an image seen before skips the encoders. */
-    VISUAL_TOKEN_CACHE("visual-token-cache", VisualTokens.class, "image_id", true);
+    VISUAL_TOKEN_CACHE("visual-token-cache", VisualTokens.class, "image_id", true),
+    /** Latest caption per image, written by the views stage for readers that want a caption by image. */
+    CAPTIONS("captions", Caption.class, "image_id", true);
 
     private static final String DLQ_PREFIX = "dlq.";
 
@@ -53,7 +56,7 @@ public enum TopicRole {
         return key;
     }
 
-    /** A cache topic keeps only the latest record per key. */
+    /** A compacted topic (a cache, a view) keeps only the latest record per key. */
     public boolean compacted() {
         return compacted;
     }

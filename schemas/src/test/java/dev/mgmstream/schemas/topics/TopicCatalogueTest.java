@@ -4,12 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.mgmstream.schemas.avro.Answer;
+import dev.mgmstream.schemas.avro.Caption;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.Rejection;
 import dev.mgmstream.schemas.avro.VisualTokens;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Properties;
+import java.util.Set;
 import org.junit.jupiter.api.Test;
 
 class TopicCatalogueTest {
@@ -22,10 +24,11 @@ class TopicCatalogueTest {
         assertThat(topics.all()).extracting(TopicSpec::name).containsExactly(
                 "mgm.image-tasks", "mgm.visual-tokens", "mgm.answers", "mgm.generation-requests",
                 "mgm.generated-images", "mgm.dlq.encoders", "mgm.dlq.reasoning", "mgm.dlq.generation",
-                "mgm.dlq.sink", "mgm.visual-token-cache");
+                "mgm.dlq.sink", "mgm.visual-token-cache", "mgm.captions");
         assertThat(topics.spec(TopicRole.IMAGE_TASKS).valueType()).isEqualTo(ImageTask.class);
         assertThat(topics.spec(TopicRole.ANSWERS).valueType()).isEqualTo(Answer.class);
         assertThat(topics.spec(TopicRole.VISUAL_TOKEN_CACHE).valueType()).isEqualTo(VisualTokens.class);
+        assertThat(topics.spec(TopicRole.CAPTIONS).valueType()).isEqualTo(Caption.class);
         assertThat(topics.all()).filteredOn(s -> s.role().deadLetter())
                 .hasSize(4).allSatisfy(s -> assertThat(s.valueType()).isEqualTo(Rejection.class));
         assertThat(topics.all()).allSatisfy(s -> {
@@ -37,12 +40,14 @@ class TopicCatalogueTest {
     }
 
     @Test
-    void onlyTheCacheIsCompactedAndOnlyTheOthersExpire() {
+    void onlyTheCacheAndTheCaptionsAreCompactedAndOnlyTheOthersExpire() {
         TopicCatalogue topics = TopicCatalogue.defaults();
+        Set<TopicRole> compacted = Set.of(TopicRole.VISUAL_TOKEN_CACHE, TopicRole.CAPTIONS);
 
-        TopicSpec cache = topics.spec(TopicRole.VISUAL_TOKEN_CACHE);
-        assertThat(cache.configs()).containsEntry("cleanup.policy", "compact").doesNotContainKey("retention.ms");
-        assertThat(topics.all()).filteredOn(s -> s.role() != TopicRole.VISUAL_TOKEN_CACHE).allSatisfy(s ->
+        for (TopicRole role : compacted) {
+            assertThat(topics.spec(role).configs()).containsEntry("cleanup.policy", "compact").doesNotContainKey("retention.ms");
+        }
+        assertThat(topics.all()).filteredOn(s -> !compacted.contains(s.role())).allSatisfy(s ->
                 assertThat(s.configs()).containsEntry("cleanup.policy", "delete").containsEntry("retention.ms", "604800000"));
     }
 
