@@ -45,6 +45,7 @@ import dev.mgmstream.lake.SinkStage;
 import dev.mgmstream.pipeline.config.LayeredConfig;
 import dev.mgmstream.pipeline.metrics.StageMetrics;
 import dev.mgmstream.pipeline.stage.StageSettings;
+import dev.mgmstream.views.ViewsConfig;
 import dev.mgmstream.reasoning.ReasoningStage;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicRole;
@@ -120,6 +121,9 @@ class DeployManifestsTest {
 
     private static final Set<String> READ = Set.of("Read", "Describe");
     private static final Set<String> WRITE = Set.of("Write", "Describe");
+
+    /** The views stage's StatefulSet (Kafka Streams; not one of {@link #STAGES}). */
+    static final String VIEWS = "mgm-views";
 
     private static final List<StageUse> STAGES = List.of(
             new StageUse(EncodersStage.NAME, TopicRole.IMAGE_TASKS, Map.of(
@@ -358,6 +362,27 @@ class DeployManifestsTest {
                         acl("topic", catalogue.name(TopicRole.ANSWERS), "literal", "Read"),
                         acl("topic", catalogue.name(TopicRole.ANSWERS), "literal", "Describe"))));
         assertThat(groups).as("stages' groups differ from the registry's").doesNotContain(d.registryEnv("KARAPACE_GROUP_ID"));
+        // The views (Kafka Streams): reads what every stage writes, writes captions, owns its internal topics.
+        assertThat(users.remove("mgm-views")).as(tree + ": the views stage's KafkaUser").isTrue();
+        String app = new ViewsConfig(Map.of()).applicationId();
+        Set<String> views = new TreeSet<>();
+        for (TopicRole role : TopicRole.values()) {
+            if (role == TopicRole.IMAGE_TASKS || role == TopicRole.VISUAL_TOKENS || role == TopicRole.ANSWERS
+                    || role == TopicRole.GENERATED_IMAGES || role.deadLetter()) {
+                views.add(acl("topic", catalogue.name(role), "literal", "Read"));
+                views.add(acl("topic", catalogue.name(role), "literal", "Describe"));
+            }
+        }
+        views.add(acl("topic", catalogue.name(TopicRole.CAPTIONS), "literal", "Write"));
+        views.add(acl("topic", catalogue.name(TopicRole.CAPTIONS), "literal", "Describe"));
+        for (String op : List.of("Create", "Read", "Write", "Describe", "DescribeConfigs", "Delete")) {
+            views.add(acl("topic", app + "-", "prefix", op));
+        }
+        views.add(acl("group", app, "literal", "Read"));
+        views.add(acl("group", app, "literal", "Describe"));
+        views.add(acl("transactionalId", app + "-", "prefix", "Write"));
+        views.add(acl("transactionalId", app + "-", "prefix", "Describe"));
+        assertThat(acls(d.get(KafkaUser.class, "mgm-views").getSpec())).as(tree + ": ACLs of mgm-views").isEqualTo(views);
         assertThat(users).as(tree + ": KafkaUsers nobody uses").isEmpty();
     }
 
@@ -433,9 +458,10 @@ class DeployManifestsTest {
     @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
     void everyStatefulSetIsAStageNamedByItsPodWithHealthProbesAndABudget(String tree) {
         Rendered d = Rendered.of(tree);
-        assertThat(d.all(StatefulSet.class)).as(tree + ": every StatefulSet is a stage").hasSize(STAGES.size());
+        assertThat(d.all(StatefulSet.class)).as(tree + ": every StatefulSet is a stage or the views")
+                .hasSize(STAGES.size() + 1);
         assertThat(d.stageStatefulSets().keySet()).hasSize(STAGES.size());
-        for (StatefulSet sts : d.all(StatefulSet.class)) {
+        for (StatefulSet sts : d.stageStatefulSets().values()) {
             String name = sts.getMetadata().getName();
             PodSpec pod = sts.getSpec().getTemplate().getSpec();
             Container c = d.stageContainer(sts);
@@ -512,6 +538,43 @@ class DeployManifestsTest {
                 assertThat(init.getImage()).as(tree + ": " + name + "'s init container").isEqualTo(modelsImage);
             }
         }
+    }
+
+    /**
+     * The views stage: its pod name is its instance id and, under the headless Service, the address other
+     * instances forward queries to; its stores live on a volume of its own; more than one replica, so the
+     * standbys have somewhere to be; probes and metrics on the port the ServiceMonitor scrapes.
+     */
+    @ParameterizedTest
+    @ValueSource(strings = {"base", "overlays/dev", "overlays/gpu"})
+    void theViewsStageAnswersForEveryKeyFromStableNamesAndKeepsItsStores(String tree) {
+        Rendered d = Rendered.of(tree);
+        StatefulSet sts = d.get(StatefulSet.class, VIEWS);
+        assertThat(sts).as(tree + ": the views StatefulSet").isNotNull();
+        Container c = d.stageContainer(sts);
+        assertThat(c.getArgs()).startsWith("stage", "views");
+        assertThat(env(c, "MGM_STAGE_INSTANCE_ID").getValueFrom().getFieldRef().getFieldPath()).isEqualTo("metadata.name");
+        String service = sts.getSpec().getServiceName();
+        Service headless = d.get(Service.class, service);
+        assertThat(headless.getSpec().getClusterIP()).as(tree + ": a headless Service names the pods").isEqualTo("None");
+        assertThat(env(c, "MGM_VIEWS_ADVERTISED_HOST").getValue()).isEqualTo("$(MGM_STAGE_INSTANCE_ID)." + service);
+        String port = env(c, "MGM_VIEWS_HTTP_PORT").getValue();
+        ContainerPort metrics = c.getPorts().stream().filter(p -> "metrics".equals(p.getName())).findFirst().orElseThrow();
+        assertThat(String.valueOf(metrics.getContainerPort())).isEqualTo(port);
+        assertProbe(c.getLivenessProbe(), "/health/live", tree + ": views liveness");
+        assertProbe(c.getReadinessProbe(), "/health/ready", tree + ": views readiness");
+        String state = env(c, "MGM_VIEWS_STATE_DIR").getValue();
+        String volume = c.getVolumeMounts().stream().filter(m -> m.getMountPath().equals(state)).findFirst()
+                .orElseThrow(() -> new AssertionError(tree + ": the views' state dir is not mounted")).getName();
+        assertThat(sts.getSpec().getVolumeClaimTemplates()).as(tree + ": the stores on a volume of the pod's own")
+                .anyMatch(v -> v.getMetadata().getName().equals(volume));
+        assertThat(sts.getSpec().getReplicas()).as(tree + ": a standby needs a second instance")
+                .isGreaterThan(Integer.parseInt(ViewsConfig.STANDBY_REPLICAS.defaultValue()));
+        assertThat(env(c, "MGM_KAFKA_SASL_JAAS_CONFIG").getValueFrom().getSecretKeyRef().getName()).isEqualTo("mgm-views");
+        assertThat(d.all(PodDisruptionBudget.class)).anyMatch(p -> Objects.equals(p.getSpec().getSelector().getMatchLabels(),
+                sts.getSpec().getSelector().getMatchLabels()));
+        assertThat(headless.getMetadata().getLabels()).as(tree + ": the ServiceMonitor scrapes the views")
+                .containsEntry("app.kubernetes.io/component", "stage");
     }
 
     @ParameterizedTest
@@ -873,10 +936,14 @@ class DeployManifestsTest {
                     .findFirst().orElseThrow(() -> new AssertionError("no KafkaTopic for " + topic));
         }
 
-        /** The stage StatefulSets by name (everyStatefulSetIsAStage... checks each runs {@code mgm stage}). */
+        /**
+         * The pipeline stages' StatefulSets by name (everyStatefulSetIsAStage... checks each runs {@code mgm stage});
+         * the views stage, a Kafka Streams application with its own checks, is not among them.
+         */
         Map<String, StatefulSet> stageStatefulSets() {
             Map<String, StatefulSet> m = new TreeMap<>();
-            all(StatefulSet.class).forEach(s -> m.put(s.getMetadata().getName(), s));
+            all(StatefulSet.class).stream().filter(s -> !s.getMetadata().getName().equals(VIEWS))
+                    .forEach(s -> m.put(s.getMetadata().getName(), s));
             return m;
         }
 

@@ -46,8 +46,9 @@ import org.junit.jupiter.api.io.TempDir;
  * The pipeline on a secured Kafka, as deploy/ sets it up: the in-process broker with a SASL_SSL listener
  * (SCRAM-SHA-512 over TLS with a certificate made for the test), the standard authorizer, and exactly the
  * KafkaUsers and ACLs of {@code deploy/base/kafka/users.yaml}. Each stage runs as a process of its own under
- * its own user, {@code mgm run} submits a task file as the client user, and every task gets its answer; a
- * stage started with another stage's user is refused and stops with an error that says so.
+ * its own user, {@code mgm run} submits a task file as the client user, and every task gets its answer, which
+ * the views stage (Kafka Streams, its internal topics and transactions under its own ACLs) reports; a stage
+ * started with another stage's user is refused and stops with an error that says so.
  *
  * <p>The broker's PLAINTEXT listener stays for the test itself (topics, users and ACLs are created there as
  * the super user, as Strimzi's operators would) and for the in-process registry; no stage or client uses it.
@@ -186,6 +187,12 @@ class SecuredPipelineTest {
         stage("encoders", "mgm-encoders");
         stage("reasoning", "mgm-reasoning");
         stage("sink", "mgm-sink");
+        // The views (Kafka Streams) as mgm-views: its internal topics, group and transactions under its ACLs.
+        int viewsPort = freePort();
+        List<String> views = new ArrayList<>(List.of("stage", "views", "--instance", "views-0",
+                "--set", "views.http.port=" + viewsPort, "--set", "views.state.dir=" + dir.resolve("views-state")));
+        views.addAll(as("mgm-views"));
+        processes.start(dir, "views-as-mgm-views", views.toArray(String[]::new));
         Path tasks = MgmProcesses.tasksOverScenes(dir, "sec-", 40);
         Path results = dir.resolve("results.jsonl");
         List<String> run = new ArrayList<>(List.of("run", "--input", tasks.toString(), "--output", results.toString(),
@@ -201,6 +208,17 @@ class SecuredPipelineTest {
             assertThat(r.path("status").asText()).as(line).isEqualTo("ok");
         }
         assertThat(ids).hasSize(40);
+        // Every task's status, as the views stage tells it over HTTP.
+        java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
+        for (String id : List.of("sec-1", "sec-20", "sec-40")) {
+            await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
+                java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
+                        java.net.URI.create("http://localhost:" + viewsPort + "/tasks/" + id)).build(),
+                        java.net.http.HttpResponse.BodyHandlers.ofString());
+                assertThat(r.statusCode()).as(r.body() + MgmProcesses.log(dir, "views-as-mgm-views")).isEqualTo(200);
+                assertThat(JSON.readTree(r.body()).path("state").asText()).isEqualTo("answered");
+            });
+        }
     }
 
     @Test
@@ -217,7 +235,8 @@ class SecuredPipelineTest {
 
     private static String stageLogs() throws IOException {
         StringBuilder b = new StringBuilder();
-        for (String s : List.of("encoders-as-mgm-encoders", "reasoning-as-mgm-reasoning", "sink-as-mgm-sink")) {
+        for (String s : List.of("encoders-as-mgm-encoders", "reasoning-as-mgm-reasoning", "sink-as-mgm-sink",
+                "views-as-mgm-views")) {
             b.append("\n--- ").append(s).append(":\n").append(MgmProcesses.log(dir, s));
         }
         return b.toString();
