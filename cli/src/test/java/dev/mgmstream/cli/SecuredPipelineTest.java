@@ -210,7 +210,7 @@ class SecuredPipelineTest {
         assertThat(ids).hasSize(40);
         // Every task's status, as the views stage tells it over HTTP.
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
-        for (String id : List.of("sec-1", "sec-20", "sec-40")) {
+        for (String id : List.of("sec-0", "sec-20", "sec-39")) {
             await().atMost(Duration.ofMinutes(2)).pollInterval(Duration.ofMillis(500)).untilAsserted(() -> {
                 java.net.http.HttpResponse<String> r = http.send(java.net.http.HttpRequest.newBuilder(
                         java.net.URI.create("http://localhost:" + viewsPort + "/tasks/" + id)).build(),
