@@ -136,7 +136,8 @@ function series() {
   let lo = Infinity, hi = -Infinity;
   for (const t of done) { lo = Math.min(lo, t.answered_ms); hi = Math.max(hi, t.answered_ms); }
   const spanS = Math.max(1, (hi - lo) / 1000);
-  const bucketS = [1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600].find(b => spanS / b <= 240) || 3600;
+  // about 60 points whatever the run's length: a quarter second in a demo, minutes in a long run
+  const bucketS = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 300, 600, 1800, 3600].find(b => spanS / b <= 60) || 3600;
   const start = Math.floor(lo / 1000 / bucketS) * bucketS;
   const n = Math.floor((hi / 1000 - start) / bucketS) + 1;
   const lat = Array.from({ length: n }, () => []);
