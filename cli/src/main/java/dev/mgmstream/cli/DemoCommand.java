@@ -37,8 +37,14 @@ import picocli.CommandLine.Option;
                 "and writes results.jsonl and the lake table, both replaced on every demo (like the answers",
                 "table, they show this run; 'mgm run' appends to its lake). Generation tasks end with the prompt the model",
                 "wrote for the image generator and, when a generator is bundled (models/mgm-gen-tiny), the",
-                "generated image under generated-images/."},
-        footer = {"", "Example:", "  ./mgm demo", "  ./mgm demo --output /tmp/demo/results.jsonl --lake /tmp/demo/lake"})
+                "generated image under generated-images/.",
+                "",
+                "The results browser, at http://localhost:7070/ (or the port printed, when 7070 is taken),",
+                "shows the run as it happens: the images with their questions and answers, the generated",
+                "images, rejections with their reasons, throughput and latency. On a terminal the demo keeps",
+                "serving it after the run until Ctrl-C; without one, or with CI set, it ends when the run does",
+                "(--serve / --no-serve decide instead)."},
+        footer = {"", "Example:", "  ./mgm demo", "  ./mgm demo --no-serve --output /tmp/demo/results.jsonl --lake /tmp/demo/lake"})
 final class DemoCommand implements Callable<Integer> {
 
     private static final ObjectMapper JSON = new ObjectMapper();
@@ -58,6 +64,10 @@ final class DemoCommand implements Callable<Integer> {
     @Option(names = "--timeout", paramLabel = "DURATION", defaultValue = "4m", converter = Keys.DurationConverter.class,
             description = "Give up waiting for answers after this long (default: ${DEFAULT-VALUE}).")
     Duration timeout;
+
+    @Option(names = "--serve", negatable = true, description = "Keep serving the results browser after the run "
+            + "until Ctrl-C (default: on a terminal, unless CI is set).")
+    Boolean serve;
 
     @Mixin
     ConfigOptions options;
@@ -85,15 +95,24 @@ final class DemoCommand implements Callable<Integer> {
         run.input = tasks;
         run.output = output;
         run.timeout = timeout;
-        BulkRun.Summary summary;
-        String lakeTable;
         try (TerminationSignals signals = TerminationSignals.onSignal("demo", run::stop)) {
-            summary = runDemo(config, work, run, out, started);
-            lakeTable = LakeLocation.describe(config);
+            return runDemo(config, work, run, out, started, tasks);
         } finally {
             deleteQuietly(work);
         }
-        return report(out, tasks, summary, lakeTable, started);
+    }
+
+    /**
+     * Whether to keep serving after the run: as asked, else only where someone is watching (a terminal, and not
+     * CI), so that a script or a CI job never waits for a Ctrl-C nobody will send.
+     */
+    boolean serving() {
+        if (serve != null) {
+            return serve;
+        }
+        String ci = System.getenv("CI");
+        boolean inCi = ci != null && !ci.isBlank() && !ci.equalsIgnoreCase("false") && !ci.equals("0");
+        return System.console() != null && !inCi;
     }
 
     /**
@@ -114,16 +133,26 @@ final class DemoCommand implements Callable<Integer> {
         }
     }
 
-    private BulkRun.Summary runDemo(Map<String, String> config, Path work, RunCommand run,
-                                    PrintStream out, long started) throws Exception {
+    /** Runs the demo and reports it; the pipeline stays up while the results browser is served. */
+    private int runDemo(Map<String, String> config, Path work, RunCommand run, PrintStream out, long started,
+                        Path tasks) throws Exception {
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(config, work, ImageFolders.of(run.input),
                 new SimpleMeterRegistry())) {
             out.printf("Pipeline up in %.1f s (Kafka at %s, schema registry at %s).%n",
                     (System.nanoTime() - started) / 1e9, pipeline.bootstrapServers(), pipeline.registryUrl());
+            out.println("Watch it in the results browser: " + pipeline.viewsUrl());
             out.println("Publishing " + run.input.getFileName() + " ...");
             BulkRun.Summary summary = run.bulk(pipeline.config(), System.err);
             pipeline.awaitLake(Duration.ofSeconds(summary.missing().isEmpty() ? 60 : 5));
-            return summary;
+            int code = report(out, tasks, summary, LakeLocation.describe(config), started);
+            if (serving()) {
+                out.println();
+                run.serveUntilStopped(pipeline, out);
+            } else {
+                out.println("The results browser was at " + pipeline.viewsUrl() + " while the demo ran; "
+                        + "./mgm demo --serve keeps it up after the run.");
+            }
+            return code;
         }
     }
 

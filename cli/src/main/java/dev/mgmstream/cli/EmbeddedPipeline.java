@@ -31,16 +31,20 @@ import dev.mgmstream.schemas.registry.SchemaRegistryClient;
 import dev.mgmstream.schemas.serde.SubjectNames;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import dev.mgmstream.schemas.topics.TopicSpec;
+import dev.mgmstream.views.ViewsConfig;
+import dev.mgmstream.views.ViewsStage;
 import io.micrometer.core.instrument.MeterRegistry;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.consumer.KafkaConsumer;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
 /**
- * Everything in one process: an in-process KRaft broker, the schema registry, the topics, and the
- * encoders, reasoning and sink stages with the bundled model. {@code mgm demo} and
- * {@code mgm run --embedded} use it; tests too.
+ * Everything in one process: an in-process KRaft broker, the schema registry, the topics, the
+ * encoders, reasoning, generation and sink stages with the bundled model, and the views with the results
+ * browser ({@link #viewsUrl}). {@code mgm demo} and {@code mgm run --embedded} use it; tests too.
  *
  * <p>Settings that only make sense for one process on one machine are defaulted here (a caller's
  * configuration wins): the model from the repository, the claim-check store and file roots under the
@@ -57,6 +61,7 @@ final class EmbeddedPipeline implements AutoCloseable {
     private final List<AutoCloseable> models = new ArrayList<>();
     private final Map<String, String> config;
     private SinkStage sink;
+    private ViewsStage views;
 
     private EmbeddedPipeline(EmbeddedKafka kafka, InProcessSchemaRegistry registry, SchemaRegistryClient client,
                              Map<String, String> config) {
@@ -74,6 +79,12 @@ final class EmbeddedPipeline implements AutoCloseable {
     static EmbeddedPipeline start(Map<String, String> base, Path work, List<Path> fileRoots, MeterRegistry meters) {
         Map<String, String> config = defaults(work, fileRoots);
         config.putAll(base);
+        if (!base.containsKey(ViewsConfig.IMAGE_ROOTS.name())) {
+            // the results browser shows the images the encoders may read, and the generated ones where they are written
+            List<String> roots = new ArrayList<>(fileRoots.stream().map(Path::toString).toList());
+            roots.add(config.get("generation.images.dir"));
+            config.put(ViewsConfig.IMAGE_ROOTS.name(), String.join(",", roots));
+        }
         LakeSettings lake = LakeSettings.from(config); // a bad setting fails here, before anything has started
         // The broker needs seconds to come up and the stages seconds to load their models: do both at once.
         CompletableFuture<EmbeddedKafka> starting = CompletableFuture.supplyAsync(
@@ -101,7 +112,7 @@ final class EmbeddedPipeline implements AutoCloseable {
                     daemon("embedded-schema-registration"));
             provision(config);
             join(registering);
-            pipeline.startStages(stages, join(lakeOpening), meters);
+            pipeline.startStages(stages, join(lakeOpening), meters, base.containsKey(ViewsConfig.HTTP_PORT.name()));
             return pipeline;
         } catch (RuntimeException e) {
             if (pipeline != null) {
@@ -204,6 +215,10 @@ final class EmbeddedPipeline implements AutoCloseable {
         c.put("stage.batch.linger.ms", "50");
         c.put("stage.static.membership", "false");
         c.put("sink.commit.interval.ms", "1000");
+        // One views instance, reached by this machine only: no standbys to place, state thrown away with the run.
+        c.put(ViewsConfig.ADVERTISED_HOST.name(), "localhost");
+        c.put(ViewsConfig.STATE_DIR.name(), work.resolve("views-state").toString());
+        c.put(ViewsConfig.STANDBY_REPLICAS.name(), "0");
         return c;
     }
 
@@ -227,7 +242,10 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
     }
 
-    private void startStages(Opened opened, LakeTable table, MeterRegistry meters) {
+    private void startStages(Opened opened, LakeTable table, MeterRegistry meters, boolean viewsPortChosen) {
+        // first, so that the results browser is up before the first task is published
+        views = startViews(config, client, viewsPortChosen);
+        running.add(views);
         running.add(opened.encoders().start(StageSettings.from(EncodersStage.NAME, config), meters));
         running.add(opened.reasoning().start(StageSettings.from(ReasoningStage.NAME, config), meters));
         if (opened.generation() != null) {
@@ -235,6 +253,30 @@ final class EmbeddedPipeline implements AutoCloseable {
         }
         sink = SinkStage.start(config, meters, table);
         running.add(sink);
+    }
+
+    /**
+     * The views on {@code views.http.port} (7070); if that port is taken and the user did not choose it, on a
+     * free one (a second demo, or a views stage already running, must not stop this run). Its meters stay apart
+     * from the stages': the embedded pipeline serves no /metrics of its own to mix them into.
+     */
+    private static ViewsStage startViews(Map<String, String> config, SchemaRegistryClient client, boolean portChosen) {
+        PrometheusMeterRegistry meters = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+        try {
+            return ViewsStage.start(config, client, meters);
+        } catch (UncheckedIOException e) {
+            if (!(e.getCause() instanceof java.net.BindException) || portChosen) {
+                throw e;
+            }
+            Map<String, String> anyPort = new HashMap<>(config);
+            anyPort.put(ViewsConfig.HTTP_PORT.name(), "0");
+            return ViewsStage.start(anyPort, client, meters);
+        }
+    }
+
+    /** Where the results browser is, e.g. {@code http://localhost:7070/}. */
+    String viewsUrl() {
+        return views.url() + "/";
     }
 
     /**

@@ -8,6 +8,7 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
+import java.util.concurrent.CountDownLatch;
 
 import dev.mgmstream.ingest.BulkRun;
 import dev.mgmstream.pipeline.stage.TerminationSignals;
@@ -37,6 +38,11 @@ import picocli.CommandLine.Option;
                 "With --embedded, the broker, the schema registry and all stages run inside this process, and",
                 "answers also go to the lake table (--lake). Otherwise mgm only publishes and collects: the",
                 "stages run elsewhere ('mgm kafka', 'mgm stage ...').",
+                "",
+                "With --embedded, the results browser (the views stage's page: a gallery of the tasks, filters,",
+                "rejections with their reasons, throughput and latency) is at http://localhost:7070/ (or the",
+                "port printed, when 7070 is taken) while the run lasts; --serve keeps it, and the pipeline,",
+                "up after the run until Ctrl-C.",
                 "",
                 "Exit code: 0 every task has its result; 1 some have none (timeout or Ctrl-C, listed);",
                 "2 every task has its result but some lines were malformed; 3 the run could not start;",
@@ -81,10 +87,15 @@ final class RunCommand implements Callable<Integer> {
             description = "With --embedded: the lake warehouse folder (default: ${DEFAULT-VALUE}).")
     Path lake;
 
+    @Option(names = "--serve", description = "With --embedded: after the run, keep serving the results browser "
+            + "until Ctrl-C (the exit code is still the run's).")
+    boolean serve;
+
     @Mixin
     ConfigOptions options;
 
     private volatile boolean interrupted;
+    private final CountDownLatch stopAsked = new CountDownLatch(1);
 
     /** The run under way, for a signal to stop; null until publishing starts. */
     private volatile BulkRun current;
@@ -101,6 +112,7 @@ final class RunCommand implements Callable<Integer> {
     /** Asks the run to stop; safe from a signal handler's thread, before or during the run. */
     void stop() {
         interrupted = true;
+        stopAsked.countDown();
         BulkRun run = current;
         if (run != null) {
             run.stop();
@@ -108,6 +120,10 @@ final class RunCommand implements Callable<Integer> {
     }
 
     private Integer execute() throws Exception {
+        if (serve && !target.embedded) {
+            System.err.println("mgm run: --serve needs --embedded (a deployment's views serve the page: mgm stage views)");
+            return 64;
+        }
         if (!Files.isRegularFile(input)) {
             System.err.println("mgm run: no task file " + input.toAbsolutePath());
             return 3;
@@ -135,6 +151,7 @@ final class RunCommand implements Callable<Integer> {
         SimpleMeterRegistry meters = new SimpleMeterRegistry();
         try (EmbeddedPipeline pipeline = EmbeddedPipeline.start(Keys.withBundledModel(config), work, folders,
                 meters)) {
+            System.err.println("Results browser: " + pipeline.viewsUrl() + (serve ? "" : " (while the run lasts)"));
             BulkRun.Summary summary = bulk(pipeline.config(), System.err);
             // Also after Ctrl-C: the broker goes with this process, so an answer not in the lake now never will be.
             if (!pipeline.awaitLake(Duration.ofSeconds(60))) {
@@ -142,10 +159,25 @@ final class RunCommand implements Callable<Integer> {
             }
             System.err.println("Lake table: " + LakeLocation.describe(pipeline.config()));
             log.info(TimeReport.of(meters));
+            if (serve) {
+                serveUntilStopped(pipeline, System.err);
+            }
             return summary.exitCode();
         } finally {
             DemoCommand.deleteQuietly(work);
         }
+    }
+
+    /**
+     * Keeps the pipeline, and so the results browser, up until Ctrl-C or SIGTERM; returns at once if one came
+     * during the run.
+     */
+    void serveUntilStopped(EmbeddedPipeline pipeline, PrintStream out) throws InterruptedException {
+        if (interrupted) {
+            return;
+        }
+        out.println("Results browser: " + pipeline.viewsUrl() + " (serving until Ctrl-C)");
+        stopAsked.await();
     }
 
     /** Runs the task file against {@code config}'s deployment, with progress, Ctrl-C handling and a summary. */

@@ -34,12 +34,12 @@ import picocli.CommandLine.Spec;
 /** {@code mgm stage}: one stage (or all) as a process of its own. */
 @Command(name = "stage", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
-                "Runs one stage (encoders, reasoning, generation, sink, views, or all) as a process of its own.",
+                "Runs one stage (encoders, reasoning, generation, sink, views, or all of them) as a process of its own.",
                 "",
                 "The production shape: encoders (images to visual tokens),",
                 "reasoning (visual tokens to answers and generation prompts), generation (prompts to images;",
                 "only with a generator in generation.model.dir), sink (answers to the lake table), or all of",
-                "them in one process; views (Kafka Streams: task status, image reports and the captions topic,",
+                "them in one process (views too); views (Kafka Streams: task status, image reports and the captions topic,",
                 "queried over HTTP at /tasks/ID, /images/ID and /stats on views.http.port). Any number of copies of a stage form one consumer group and share",
                 "the work; each copy needs its own instance id (--instance), which names its transactional id:",
                 "a copy restarted with the same id fences its dead predecessor at once. The default is the",
@@ -147,7 +147,8 @@ final class StageCommand implements Callable<Integer> {
         try (SchemaRegistryClient registry = HttpSchemaRegistryClient.fromConfig(config);
              ViewsStage views = ViewsStage.start(config, registry, meters);
              TerminationSignals signals = TerminationSignals.onSignal(ViewsStage.NAME, views::stop)) {
-            System.err.println("Views answering at " + views.url() + " (/tasks/ID, /images/ID, /stats)");
+            System.err.println("Views answering at " + views.url() + " (the results browser at /; /tasks/ID, /images/ID, "
+                    + "/feed, /stats)");
             return views.awaitStop();
         }
     }
@@ -201,11 +202,17 @@ final class StageCommand implements Callable<Integer> {
             SinkStage sink = SinkStage.start(config, meters);
             open.add(0, sink);
             server.ifPresent(s -> s.health("sink", sinkHealth(sink)));
+            // Its own registry: the views serve /metrics (Kafka Streams' meters) on views.http.port, and a second
+            // binding of the JVM's meters to this one would count every GC pause twice.
+            ViewsStage views = ViewsStage.start(config, registry, new PrometheusMeterRegistry(PrometheusConfig.DEFAULT));
+            open.add(0, views);
+            server.ifPresent(s -> s.health(ViewsStage.NAME, views::health));
             System.err.println("Stages encoders, reasoning, " + (g != null ? "generation, " : "")
-                    + "and sink running; lake table " + LakeLocation.describe(config));
+                    + "sink and views running; lake table " + LakeLocation.describe(config)
+                    + "; results browser at " + views.url() + "/");
             while (!stop.await(1, java.util.concurrent.TimeUnit.SECONDS)) {
                 if (e.failure().isPresent() || r.failure().isPresent() || sink.failure().isPresent()
-                        || (g != null && g.failure().isPresent())) {
+                        || views.failure().isPresent() || (g != null && g.failure().isPresent())) {
                     System.err.println("mgm stage all: a stage failed; stopping the others");
                     code = 1;
                     break;

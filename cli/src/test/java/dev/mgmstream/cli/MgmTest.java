@@ -73,6 +73,19 @@ class MgmTest {
     }
 
     @Test
+    void serveNeedsEmbeddedAndTheDemoNeverWaitsWithoutATerminal() {
+        Object[] r = mgm("run", "--serve", "--bootstrap-servers", "h:1", "--input", "x.jsonl", "--output", "y.jsonl");
+        assertThat(r[0]).isEqualTo(64);
+        assertThat((String) r[2]).contains("--serve needs --embedded");
+        DemoCommand demo = new DemoCommand();
+        // a test, like CI or a pipe, has no console: the demo ends with its run unless told to serve
+        assertThat(demo.serving()).isFalse();
+        demo.serve = true;
+        assertThat(demo.serving()).isTrue();
+        assertThat((String) mgm("demo", "--help")[1]).contains("--[no-]serve").contains("http://localhost:7070/");
+    }
+
+    @Test
     void aMissingTaskFileIsNamed() {
         Object[] r = mgm("run", "--embedded", "--input", "no/such/tasks.jsonl", "--output", "y.jsonl");
         assertThat(r[0]).isEqualTo(3);

@@ -48,9 +48,14 @@ public final class ViewsConfig extends KeyedConfig {
             "Longest a query forwarded to the instance that owns the key may take.");
     public static final ConfigKey URL = new ConfigKey("views.url", "http://localhost:7070",
             "Where 'mgm results --task' asks (any views instance: it forwards to the owner).");
+    public static final ConfigKey IMAGE_ROOTS = new ConfigKey("views.image.roots", "",
+            "Comma-separated folders whose image files the results browser may show (/media/input/TASK, "
+                    + "/media/generated/TASK): a task's file: image or generated image is served only from under one of "
+                    + "them, and only if it is a PNG, JPEG, GIF, WebP or BMP file. Empty: no images are served. The "
+                    + "embedded pipeline sets the task file's folders and the generated-images folder.");
 
     public static final List<ConfigKey> KEYS = List.of(APPLICATION_ID, HTTP_PORT, ADVERTISED_HOST, STATE_DIR,
-            STANDBY_REPLICAS, THREADS, COMMIT_INTERVAL, REPORT_MAX_ANSWERS, QUERY_TIMEOUT, URL);
+            STANDBY_REPLICAS, THREADS, COMMIT_INTERVAL, REPORT_MAX_ANSWERS, QUERY_TIMEOUT, URL, IMAGE_ROOTS);
 
     public ViewsConfig(Map<String, String> config) {
         super(KEYS, config);
@@ -72,6 +77,11 @@ public final class ViewsConfig extends KeyedConfig {
 
     public long queryTimeoutMs() {
         return number(QUERY_TIMEOUT);
+    }
+
+    /** The folders of {@link #IMAGE_ROOTS}, as given (resolved to real paths when an image is asked for). */
+    public List<Path> imageRoots() {
+        return list(IMAGE_ROOTS).stream().map(Path::of).toList();
     }
 
     public String applicationId() {

@@ -112,6 +112,66 @@ final class ViewsQueries {
         }
     }
 
+    /**
+     * The tasks that changed after {@code from}, oldest change first, from every instance (each walks the
+     * partitions it is active for) or from this one alone; see {@link TaskFeed}.
+     */
+    ViewsClient.Reply feed(TaskFeed.Cursor from, int limit, boolean localOnly) {
+        if (streams.state() != KafkaStreams.State.RUNNING) {
+            return unavailable("the views are " + streams.state().name().toLowerCase() + "; try again");
+        }
+        try {
+            if (localOnly) {
+                return new ViewsClient.Reply(200, TaskFeed.json(localFeed(from, limit), from).toString());
+            }
+            List<TaskFeed.Page> pages = new ArrayList<>();
+            for (StreamsMetadata m : streams.metadataForAllStreamsClients()) {
+                if (m.hostInfo().equals(self)) {
+                    pages.add(localFeed(from, limit));
+                    continue;
+                }
+                String host = m.hostInfo().host() + ":" + m.hostInfo().port();
+                String path = "/feed?scope=local&limit=" + limit + "&since=" + from.since() + "&after="
+                        + java.net.URLEncoder.encode(from.after(), java.nio.charset.StandardCharsets.UTF_8);
+                ViewsClient.Reply r;
+                try {
+                    r = client.get("http://" + host, path, selfName());
+                } catch (IOException e) {
+                    r = new ViewsClient.Reply(502, e.toString());
+                }
+                if (r.status() != 200) {
+                    // A page without another instance's tasks would move the cursor past them for good.
+                    return unavailable("views instance " + host + " did not answer (HTTP " + r.status() + "); try again");
+                }
+                pages.add(TaskFeed.read(ViewsJson.JSON.readTree(r.body())));
+            }
+            return new ViewsClient.Reply(200, TaskFeed.json(TaskFeed.merge(pages, limit), from).toString());
+        } catch (InvalidStateStoreException e) {
+            return unavailable("the views are rebalancing; try again");
+        } catch (IOException e) {
+            return new ViewsClient.Reply(502, ViewsJson.error("another views instance answered badly: " + e).toString());
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            return unavailable("interrupted");
+        }
+    }
+
+    private TaskFeed.Page localFeed(TaskFeed.Cursor from, int limit) {
+        try (KeyValueIterator<String, TaskStatus> all = this.<TaskStatus>store(ViewsTopology.TASKS_STORE, null).all()) {
+            return TaskFeed.page(new java.util.Iterator<>() {
+                @Override
+                public boolean hasNext() {
+                    return all.hasNext();
+                }
+
+                @Override
+                public TaskStatus next() {
+                    return all.next().value;
+                }
+            }, from, limit);
+        }
+    }
+
     /** Counts over the active partitions of this instance: a walk over its stores, which a view of this size affords. */
     private ObjectNode localStats() {
         Map<String, Long> states = new TreeMap<>();

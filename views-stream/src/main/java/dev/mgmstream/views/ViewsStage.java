@@ -94,9 +94,15 @@ public final class ViewsStage implements AutoCloseable {
         streamsMetrics.bindTo(meters);
         ViewsStage stage = new ViewsStage(streams, server, streamsMetrics, "http://" + self.host() + ":" + self.port());
         ViewsQueries queries = new ViewsQueries(streams, self, new ViewsClient(Duration.ofMillis(c.queryTimeoutMs())));
-        server.route("/tasks/", get(q -> queries.task(q.rest("/tasks/"), q.forwarded())));
-        server.route("/images/", get(q -> queries.image(q.rest("/images/"), q.forwarded())));
-        server.route("/stats", get(q -> queries.stats("local".equals(q.param("scope")))));
+        server.route("/tasks/", get(true, q -> queries.task(q.rest("/tasks/"), q.forwarded())));
+        server.route("/images/", get(true, q -> queries.image(q.rest("/images/"), q.forwarded())));
+        server.route("/stats", get(false, q -> queries.stats("local".equals(q.param("scope")))));
+        server.route("/feed", get(false, q -> feed(queries, q)));
+        // the results browser: its page at /, the images it shows under /media/
+        ViewsBrowser browser = new ViewsBrowser(queries, c.imageRoots());
+        server.route("/media/input/", browser.media(false));
+        server.route("/media/generated/", browser.media(true));
+        server.route("/", browser.page());
         server.health(NAME, stage::health);
         streams.setUncaughtExceptionHandler(e -> {
             // A failure in processing would recur on every replacement thread: stop, and let the liveness
@@ -107,7 +113,7 @@ public final class ViewsStage implements AutoCloseable {
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
         });
         streams.start();
-        log.info("Views serving on {} (tasks, images, stats, health, metrics)", stage.url);
+        log.info("Views serving on {} (results browser, tasks, images, feed, stats, health, metrics)", stage.url);
         return stage;
     }
 
@@ -187,21 +193,38 @@ public final class ViewsStage implements AutoCloseable {
         }
 
         String param(String name) {
-            String q = exchange.getRequestURI().getQuery();
+            String q = exchange.getRequestURI().getRawQuery();
             if (q == null) {
                 return null;
             }
             for (String pair : q.split("&")) {
                 int eq = pair.indexOf('=');
                 if (eq > 0 && pair.substring(0, eq).equals(name)) {
-                    return pair.substring(eq + 1);
+                    return java.net.URLDecoder.decode(pair.substring(eq + 1), StandardCharsets.UTF_8);
                 }
             }
             return null;
         }
     }
 
-    private static HttpHandler get(Function<Query, ViewsClient.Reply> answer) {
+    /** GET /feed?since=MS&after=TASK&limit=N[&scope=local]: see {@link TaskFeed}. */
+    private static ViewsClient.Reply feed(ViewsQueries queries, Query q) {
+        long since;
+        int limit;
+        try {
+            since = q.param("since") == null ? 0 : Long.parseLong(q.param("since"));
+            limit = q.param("limit") == null ? 200 : Integer.parseInt(q.param("limit"));
+        } catch (NumberFormatException e) {
+            return new ViewsClient.Reply(400, ViewsJson.error("since and limit are whole numbers").toString());
+        }
+        if (limit < 1 || limit > TaskFeed.MAX_LIMIT) {
+            return new ViewsClient.Reply(400, ViewsJson.error("limit is 1 to " + TaskFeed.MAX_LIMIT).toString());
+        }
+        return queries.feed(new TaskFeed.Cursor(since, q.param("after")), limit, "local".equals(q.param("scope")));
+    }
+
+    /** A JSON query; {@code keyed}: the path names a key after the route's prefix, and a missing one is a 404. */
+    private static HttpHandler get(boolean keyed, Function<Query, ViewsClient.Reply> answer) {
         return exchange -> {
             try (exchange) {
                 ViewsClient.Reply reply;
@@ -209,8 +232,7 @@ public final class ViewsStage implements AutoCloseable {
                     reply = new ViewsClient.Reply(405, ViewsJson.error("only GET").toString());
                 } else {
                     Query q = new Query(exchange);
-                    boolean noKey = !exchange.getRequestURI().getPath().equals("/stats") && q.rest(
-                            exchange.getHttpContext().getPath()).isEmpty();
+                    boolean noKey = keyed && q.rest(exchange.getHttpContext().getPath()).isEmpty();
                     reply = noKey ? new ViewsClient.Reply(404, ViewsJson.error("give an id: "
                             + exchange.getHttpContext().getPath() + "ID").toString()) : answer.apply(q);
                 }
