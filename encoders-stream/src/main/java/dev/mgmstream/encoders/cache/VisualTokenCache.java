@@ -360,7 +360,9 @@ public final class VisualTokenCache implements AutoCloseable {
                 ended.countDown();
             }
         });
-        // The global thread cannot be replaced: the client stops, and this cache starts a new one.
+        // The global thread cannot be replaced: the client stops, and this cache starts a new one. (Kafka 4.1 gives
+        // global processors no ProcessingExceptionHandler, KAFKA-19939: a failure there is logged as an NPE in
+        // the handler, and the thread dies all the same.)
         s.setUncaughtExceptionHandler(e -> {
             log.warn("Visual-token cache's global thread failed", e);
             return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
