@@ -205,6 +205,8 @@ final class EmbeddedPipeline implements AutoCloseable {
         c.put("generation.model.dir", Home.generator().toString());
         c.put("generation.images.dir", Path.of("generated-images").toAbsolutePath().toString());
         c.put("encoders.tokens.store.uri", store.toString());
+        // The broker is new on every run: a cache store kept from an earlier run would name offsets of topics gone.
+        c.put("encoders.cache.state.dir", work.resolve("visual-token-cache").toString());
         c.put("reasoning.claim.check.roots", store.toString());
         c.put("encoders.source.file.roots", String.join(",", fileRoots.stream().map(Path::toString).toList()));
         c.put("encoders.source.s3.enabled", "false");

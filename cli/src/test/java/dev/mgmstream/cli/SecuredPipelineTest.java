@@ -208,6 +208,11 @@ class SecuredPipelineTest {
             assertThat(r.path("status").asText()).as(line).isEqualTo("ok");
         }
         assertThat(ids).hasSize(40);
+        // The visual-token cache (a Kafka Streams client of its own) took the kafka.* settings and the ACLs: one
+        // that could not start, restore or keep running would have warned.
+        assertThat(MgmProcesses.log(dir, "encoders-as-mgm-encoders")).doesNotContain("could not start or serve")
+                .doesNotContain("cache store not restored").doesNotContain("global thread failed")
+                .doesNotContain("starting it again");
         // Every task's status, as the views stage tells it over HTTP.
         java.net.http.HttpClient http = java.net.http.HttpClient.newHttpClient();
         for (String id : List.of("sec-0", "sec-20", "sec-39")) {

@@ -92,22 +92,24 @@ public final class EncodersConfig extends KeyedConfig {
     public static final ConfigKey CACHE_ENABLED = new ConfigKey("encoders.cache.enabled", "true",
             "Reuse visual tokens of images already encoded (same SHA-256, same model) from the visual-token-cache "
                     + "topic instead of encoding them again.");
-    public static final ConfigKey CACHE_MAX_ENTRIES = new ConfigKey("encoders.cache.max.entries", "100000",
-            "Images the local cache map holds (least recently used go first; the topic keeps them all).");
-    public static final ConfigKey CACHE_MAX_BYTES = new ConfigKey("encoders.cache.max.bytes",
-            Long.toString(256L << 20),
-            "Bytes the local cache map may hold, inline tokens included (least recently used go first); bounds the "
-                    + "heap when tokens travel inline, where encoders.cache.max.entries alone would not.");
+    public static final ConfigKey CACHE_STATE_DIR = new ConfigKey("encoders.cache.state.dir", "data/visual-token-cache",
+            "Folder of the cache's local store (RocksDB, on disk), one subfolder per instance id (stage.instance.id): "
+                    + "a restart on the same folder reads only what the topic gained since, not the whole topic.");
+    public static final ConfigKey CACHE_MEMORY_BYTES = new ConfigKey("encoders.cache.memory.bytes",
+            Long.toString(64L << 20),
+            "Native memory (outside the heap) of the cache's RocksDB store: block cache, index and filter blocks, "
+                    + "and write buffers charged to it. The cache holds any number of images on disk within it.");
     public static final ConfigKey CACHE_STARTUP_WAIT = new ConfigKey("encoders.cache.startup.wait.ms", "30000",
-            "How long the stage's first batch waits for the cache topic to be read to its end before looking images up.");
+            "How long the stage's first batch waits for the cache's store to be restored (what the topic gained "
+                    + "since the last run read into it) before looking images up.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIR, ENGINE_PROVIDER, ENGINE_DEVICE, ENGINE_INTRA_THREADS,
             ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,
             DECODE_THREADS,
             MAX_BYTES, MAX_PIXELS, TOKENS_DTYPE, INLINE_MAX_BYTES, STORE_URI, FILE_ROOTS, S3_ENABLED, S3_BUCKETS,
             HTTP_ENABLED, HTTP_HOSTS, HTTP_ALLOW_PRIVATE, HTTP_CONNECT_TIMEOUT, HTTP_TIMEOUT, S3_ENDPOINT, S3_REGION,
-            S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TIMEOUT, CACHE_ENABLED, CACHE_MAX_ENTRIES,
-            CACHE_MAX_BYTES, CACHE_STARTUP_WAIT);
+            S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY, S3_TIMEOUT, CACHE_ENABLED, CACHE_STATE_DIR,
+            CACHE_MEMORY_BYTES, CACHE_STARTUP_WAIT);
 
     public EncodersConfig(Map<String, String> config) {
         super(KEYS, config);

@@ -72,8 +72,9 @@ import software.amazon.awssdk.services.s3.S3Client;
  * or, for a process that is only this stage, {@link #main(String[])} (flags {@code --key=value}).
  *
  * <p>Opening loads the model and checks the configuration (dtype, topic size limits, sources, store);
- * starting reads the visual-token cache topic to its end first, so that a restarted instance does not
- * encode again what is already known.
+ * starting opens the visual-token cache's store and brings it up to date with the cache topic while the
+ * stage joins its group, and the first batch waits for it, so that a restarted instance does not encode
+ * again what is already known.
  */
 public final class EncodersStage implements AutoCloseable {
 
@@ -204,7 +205,7 @@ public final class EncodersStage implements AutoCloseable {
 
             VisualTokenCache cache = config.flag(EncodersConfig.CACHE_ENABLED)
                     ? new VisualTokenCache(topics.name(TopicRole.VISUAL_TOKEN_CACHE), cached.deserializer(),
-                    (int) config.number(EncodersConfig.CACHE_MAX_ENTRIES), config.number(EncodersConfig.CACHE_MAX_BYTES))
+                    cacheStateDir(config, configMap), config.number(EncodersConfig.CACHE_MEMORY_BYTES))
                     : null;
             ExecutorService pool = decodePool((int) config.number(EncodersConfig.DECODE_THREADS));
             EncoderMetrics metrics = new EncoderMetrics(meters);
@@ -289,7 +290,10 @@ public final class EncodersStage implements AutoCloseable {
         return encoder.manifest().modelId();
     }
 
-    /** Reads the cache topic to its end (up to encoders.cache.startup.wait.ms), then runs the stage on its own thread. */
+    /**
+     * Starts the cache's store and the stage on its own thread; the first batch waits (up to
+     * encoders.cache.startup.wait.ms) for the store to be restored.
+     */
     public Stage<String, ImageTask> start(StageSettings settings, MeterRegistry registry) {
         return start(settings, registry, StageListener.NONE);
     }
@@ -309,10 +313,15 @@ public final class EncodersStage implements AutoCloseable {
         if (cache == null) {
             return;
         }
-        Map<String, Object> client = KafkaClientConfigs.of(settings.bootstrapServers(), settings.config(),
-                KafkaClientConfigs.Kind.CONSUMER);
+        Map<String, Object> client = KafkaClientConfigs.streams(settings.bootstrapServers(), settings.config());
         client.put("client.id", settings.transactionalId() + "-cache");
         cache.start(client, cacheStartupWait);
+    }
+
+    /** The cache's state folder of this instance: two instances on one host must not share a store. */
+    static Path cacheStateDir(EncodersConfig config, Map<String, String> configMap) {
+        String instance = configMap.getOrDefault(StageSettings.INSTANCE_ID.name(), StageSettings.INSTANCE_ID.defaultValue());
+        return Path.of(config.text(EncodersConfig.CACHE_STATE_DIR)).resolve(instance.trim());
     }
 
     @Override

@@ -91,7 +91,8 @@ class EncodeBatchTest {
 
     private Fixture fixture(long inlineMax, Path store, Map<String, ImageSource> sources) throws Exception {
         EncoderMetrics metrics = new EncoderMetrics(new SimpleMeterRegistry());
-        VisualTokenCache cache = new VisualTokenCache("visual-token-cache", (t, b) -> null, 1000);
+        VisualTokenCache cache = new VisualTokenCache("visual-token-cache", (t, b) -> null, tmp.resolve("cache-state"),
+                VisualTokenCache.DEFAULT_MEMORY_BYTES);
         EncodeBatch batch = new EncodeBatch(new ImageLoader(sources, HostileCorpus.LIMITS.maxBytes()),
                 new ImageDecoder(HostileCorpus.LIMITS), encoder, cache,
                 new TokenWriter("float16", inlineMax, new FolderObjectStore(store)), tokensTopic, cacheTopic,

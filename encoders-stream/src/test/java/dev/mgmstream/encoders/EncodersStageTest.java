@@ -97,6 +97,7 @@ class EncodersStageTest {
         c.put(EncodersConfig.MODEL_DIR.name(), GoldenScenes.modelDir("mgm-tiny").toString());
         c.put(EncodersConfig.ENGINE_INTRA_THREADS.name(), "2");
         c.put(EncodersConfig.STORE_URI.name(), tmp.resolve("store").toString());
+        c.put(EncodersConfig.CACHE_STATE_DIR.name(), tmp.resolve("cache-state").toString());
         c.put(EncodersConfig.FILE_ROOTS.name(), images.toString());
         c.put(EncodersConfig.S3_ENABLED.name(), "false");
         c.put(EncodersConfig.MAX_BYTES.name(), Long.toString(HostileCorpus.LIMITS.maxBytes()));

@@ -1,66 +1,95 @@
 package dev.mgmstream.encoders.cache;
 
 import dev.mgmstream.pipeline.stage.Backoff;
-import dev.mgmstream.pipeline.stage.InfrastructureErrors;
 import dev.mgmstream.schemas.avro.VisualTokens;
+import java.nio.file.Path;
 import java.time.Duration;
-import java.util.HashMap;
 import java.util.Iterator;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Properties;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.apache.kafka.clients.consumer.ConsumerRecord;
-import org.apache.kafka.clients.consumer.KafkaConsumer;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Consumer;
+import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.common.TopicPartition;
-import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 import org.apache.kafka.common.serialization.Deserializer;
-import org.apache.kafka.common.serialization.StringDeserializer;
+import org.apache.kafka.common.serialization.Serdes;
+import org.apache.kafka.streams.KafkaStreams;
+import org.apache.kafka.streams.StoreQueryParameters;
+import org.apache.kafka.streams.StreamsBuilder;
+import org.apache.kafka.streams.StreamsConfig;
+import org.apache.kafka.streams.Topology;
+import org.apache.kafka.streams.errors.StreamsUncaughtExceptionHandler.StreamThreadExceptionResponse;
+import org.apache.kafka.streams.kstream.Consumed;
+import org.apache.kafka.streams.processor.StateRestoreListener;
+import org.apache.kafka.streams.processor.api.Processor;
+import org.apache.kafka.streams.processor.api.ProcessorContext;
+import org.apache.kafka.streams.processor.api.Record;
+import org.apache.kafka.streams.state.KeyValueStore;
+import org.apache.kafka.streams.state.QueryableStoreTypes;
+import org.apache.kafka.streams.state.ReadOnlyKeyValueStore;
+import org.apache.kafka.streams.state.Stores;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
  * "Encode once, ask many": the visual tokens of every image already encoded, keyed by image id and model
- * id, read from the compacted {@code visual-token-cache} topic into a local map.
+ * id, from the compacted {@code visual-token-cache} topic, kept on disk in a Kafka Streams global store.
  *
  * <p>The topic is the durable truth: the stage writes a fresh encoding to it in the same transaction as the
  * tokens it sends downstream, and every instance reads all of it ({@code read_committed}, no consumer
- * group), so any instance knows every image encoded before it started. The map is bounded by entries and by
- * bytes (least recently used entries go first): entries hold tokens inline up to the inline limit, so a
- * count alone would let a model with large tokens fill the heap. A miss only costs an encoding.
+ * group), so any instance knows every image encoded before it started. Each instance runs a Kafka Streams
+ * client whose whole topology is one global store over that topic: RocksDB under its own state folder, the
+ * record bytes as they came (they are decoded at lookup), checkpointed with the offsets they stand for. A
+ * restart on the same folder opens what is on disk and reads only what the topic gained since; the heap
+ * holds none of it, and RocksDB's native memory is held to one budget ({@link BoundedRocksDB}).
  *
- * <p>The reader outlives its errors: a consumer that fails (a broker away, a registry that does not answer)
- * is closed and a new one resumes where the old one stopped, after a jittered backoff that grows with each
- * failure in a row; a record that cannot be decoded for good is skipped, since it can only cost an encoding.
+ * <p>Streams' own failure handling, then ours: when the global thread dies (it cannot be replaced) the client
+ * goes to ERROR, and the cache closes it and starts a new one on the same folder after a jittered backoff that
+ * grows with each failure in a row. Until then, and whenever a lookup fails (the store not open, a value
+ * that does not decode, a registry away), the lookup is a miss: a miss only costs an encoding, so the cache
+ * never fails the stage.
  *
- * <p>A plain consumer on its own thread rather than a Kafka Streams GlobalKTable: the stage already runs its
- * own consume-transform-produce loop, and this map needs nothing from Streams but a read loop.
+ * <p>Tokens this instance has just computed are remembered on the heap until the global thread has read their
+ * record (at most {@value #RECENT_MAX_ENTRIES} entries and {@value #RECENT_MAX_BYTES} bytes; one aborted
+ * transaction's entries leave by age), so that the next batch finds them before their transaction commits.
  */
 public final class VisualTokenCache implements AutoCloseable {
 
-    /** The byte bound when none is given: room for some hundred thousand claim-checked entries or 256 MiB of inline tokens. */
-    public static final long DEFAULT_MAX_BYTES = 256L << 20;
+    /** The name of the global store (and of its folder under the state directory). */
+    public static final String STORE_NAME = "visual-token-cache";
+
+    /** Streams' application.id when the configuration given to {@link #start} has none. */
+    public static final String DEFAULT_APPLICATION_ID = "mgm-visual-token-cache";
+
+    /** The native memory budget of the store when none is given. */
+    public static final long DEFAULT_MEMORY_BYTES = 64L << 20;
+
+    static final int RECENT_MAX_ENTRIES = 1024;
+    static final long RECENT_MAX_BYTES = 64L << 20;
 
     private static final Logger log = LoggerFactory.getLogger(VisualTokenCache.class);
 
     private final String topic;
-    private final Map<String, Object> consumerConfig = new HashMap<>();
     private final Deserializer<VisualTokens> values;
-    private final int maxEntries;
-    private final long maxBytes;
-    private final LinkedHashMap<String, Sized> entries = new LinkedHashMap<>(1024, 0.75f, true);
-    private long bytes;
+    private final Path stateDir;
+    private final long memoryBytes;
+    private final LinkedHashMap<String, Sized> recent = new LinkedHashMap<>(64, 0.75f, true);
+    private long recentBytes;
     private final CountDownLatch caughtUp = new CountDownLatch(1);
     private final CountDownLatch closing = new CountDownLatch(1);
     private final AtomicInteger restarts = new AtomicInteger();
+    private final AtomicLong restored = new AtomicLong();
+    private final AtomicLong lookupFailures = new AtomicLong();
     private volatile boolean closed;
-    /** Whether the current (or last) consumer has read a record, so that its failure is not one more in a row. */
-    private volatile boolean progressed;
-    private volatile KafkaConsumer<String, byte[]> consumer;
-    private Thread reader;
+    private volatile KafkaStreams streams;
+    private volatile ReadOnlyKeyValueStore<String, byte[]> store;
+    private Consumer<String> applyHook = key -> { };
+    private Thread supervisor;
     private Duration startupWait = Duration.ZERO;
     private Duration firstBackoff = Duration.ofSeconds(1);
     private Duration maxBackoff = Duration.ofMinutes(1);
@@ -73,112 +102,214 @@ public final class VisualTokenCache implements AutoCloseable {
         return imageId + "|" + modelId;
     }
 
-    public VisualTokenCache(String topic, Deserializer<VisualTokens> values, int maxEntries) {
-        this(topic, values, maxEntries, DEFAULT_MAX_BYTES);
-    }
-
     /**
-     * @param maxEntries the most images held
-     * @param maxBytes   the most bytes the held tokens may take, as {@link #sizeOf} estimates them
+     * @param stateDir    the Streams state directory of this instance alone (two clients cannot share one)
+     * @param memoryBytes the native memory of the store's RocksDB: block cache, index and filters, write buffers
      */
-    public VisualTokenCache(String topic, Deserializer<VisualTokens> values, int maxEntries, long maxBytes) {
-        if (maxEntries < 1 || maxBytes < 1) {
-            throw new IllegalArgumentException("the visual-token cache needs room for at least one entry");
+    public VisualTokenCache(String topic, Deserializer<VisualTokens> values, Path stateDir, long memoryBytes) {
+        if (memoryBytes < 1) {
+            throw new IllegalArgumentException("the visual-token cache needs some memory, was " + memoryBytes);
         }
         this.topic = topic;
         this.values = values;
-        this.maxEntries = maxEntries;
-        this.maxBytes = maxBytes;
+        this.stateDir = stateDir;
+        this.memoryBytes = memoryBytes;
     }
 
-    /** The wait before the reader's first restart after an error, doubling up to {@code max}; call before start. */
+    /** The wait before the first new Streams client after a failure, doubling up to {@code max}; call before start. */
     public VisualTokenCache withRestartBackoff(Duration first, Duration max) {
         this.firstBackoff = first;
         this.maxBackoff = max;
         return this;
     }
 
-    /**
-     * Starts reading the topic from its beginning on a daemon thread.
-     *
-     * @param clientConfig Kafka consumer settings (bootstrap servers, security); group and isolation are set here
-     * @param startupWait  how long the first {@link #awaitStartup} waits for the reader to reach the topic's end
-     */
-    public VisualTokenCache start(Map<String, Object> clientConfig, Duration startupWait) {
-        this.startupWait = startupWait;
-        consumerConfig.putAll(clientConfig);
-        consumerConfig.put("isolation.level", "read_committed");
-        consumerConfig.put("enable.auto.commit", "false");
-        consumerConfig.put("auto.offset.reset", "earliest");
-        consumerConfig.remove("group.id");
-        consumerConfig.remove("group.instance.id");
-        reader = new Thread(this::readLoop, "visual-token-cache-reader");
-        reader.setDaemon(true);
-        reader.start();
+    /** Called with each key the global thread applies (tests make it fail); call before start. */
+    VisualTokenCache withApplyHook(Consumer<String> hook) {
+        this.applyHook = hook;
         return this;
     }
 
-    /** Waits until everything in the topic when reading started has been read; false on timeout. */
+    /**
+     * Starts the Streams client on a daemon thread, since starting blocks until the global store is restored.
+     *
+     * @param streamsConfig Kafka Streams settings: bootstrap servers, security, client.id, and optionally
+     *                      application.id; the state directory, isolation and RocksDB settings are set here
+     * @param startupWait   how long the first {@link #awaitStartup} waits for the store to be restored
+     */
+    public VisualTokenCache start(Map<String, Object> streamsConfig, Duration startupWait) {
+        this.startupWait = startupWait;
+        Properties props = streamsProperties(streamsConfig);
+        supervisor = new Thread(() -> supervise(props), "visual-token-cache");
+        supervisor.setDaemon(true);
+        supervisor.start();
+        return this;
+    }
+
+    Properties streamsProperties(Map<String, Object> streamsConfig) {
+        Properties p = new Properties();
+        p.putAll(streamsConfig);
+        p.putIfAbsent(StreamsConfig.APPLICATION_ID_CONFIG, DEFAULT_APPLICATION_ID);
+        p.put(StreamsConfig.STATE_DIR_CONFIG, stateDir.toAbsolutePath().toString());
+        // The stage writes the cache topic in transactions: an aborted encoding must not be served.
+        p.put(StreamsConfig.globalConsumerPrefix(ConsumerConfig.ISOLATION_LEVEL_CONFIG), "read_committed");
+        p.put(StreamsConfig.ROCKSDB_CONFIG_SETTER_CLASS_CONFIG, BoundedRocksDB.class);
+        p.put(BoundedRocksDB.MEMORY_BYTES, Long.toString(memoryBytes));
+        // No record cache on the heap in front of the store: lookups go to RocksDB's own block cache.
+        p.put(StreamsConfig.STATESTORE_CACHE_MAX_BYTES_CONFIG, 0L);
+        return p;
+    }
+
+    /** The whole topology: the topic's records, bytes as they came, into one global key-value store. */
+    Topology topology() {
+        StreamsBuilder builder = new StreamsBuilder();
+        builder.addGlobalStore(
+                Stores.keyValueStoreBuilder(Stores.persistentKeyValueStore(STORE_NAME), Serdes.String(),
+                        Serdes.ByteArray()).withLoggingDisabled(),
+                topic, Consumed.with(Serdes.String(), Serdes.ByteArray()), Apply::new);
+        return builder.build();
+    }
+
+    /** Applies one cache record; Streams calls it while restoring too (a global store added with a processor). */
+    private final class Apply implements Processor<String, byte[], Void, Void> {
+        private KeyValueStore<String, byte[]> kv;
+
+        @Override
+        public void init(ProcessorContext<Void, Void> context) {
+            kv = context.getStateStore(STORE_NAME);
+        }
+
+        @Override
+        public void process(Record<String, byte[]> r) {
+            if (r.key() == null) {
+                return;
+            }
+            applyHook.accept(r.key());
+            if (r.value() == null) {
+                kv.delete(r.key());
+            } else {
+                kv.put(r.key(), r.value());
+            }
+            forgetRecent(r.key());
+        }
+    }
+
+    /** Waits until the first Streams client has restored the store; false on timeout. */
     public boolean awaitCaughtUp(Duration timeout) throws InterruptedException {
         return caughtUp.await(timeout.toMillis(), TimeUnit.MILLISECONDS);
     }
 
     /**
-     * Called before lookups: the first call waits (at most the startup wait) until the reader has read what
-     * the topic held when it started, so that images encoded before this instance started are found; later
-     * calls return at once. Waiting here rather than in the stage's start lets the reader catch up while the
-     * stage joins its group. Not thread-safe: the stage's batch thread calls it.
+     * Called before lookups: the first call waits (at most the startup wait) until the store is restored, so
+     * that images encoded before this instance started are found; later calls return at once. Waiting here
+     * rather than in the stage's start lets the store restore while the stage joins its group. Not
+     * thread-safe: the stage's batch thread calls it.
      */
     public void awaitStartup() throws InterruptedException {
-        if (startupAwaited || reader == null) {
+        if (startupAwaited || supervisor == null) {
             return;
         }
         startupAwaited = true;
         if (!awaitCaughtUp(startupWait)) {
-            log.warn("Visual-token cache not read to its end within {}; going on, images it holds may be encoded again",
+            log.warn("Visual-token cache store not restored within {}; going on, images it holds may be encoded again",
                     startupWait);
         }
     }
 
+    /** The tokens of this image by this model, or empty: absent, not readable now, or not decodable. */
     public Optional<VisualTokens> get(String imageId, String modelId) {
+        String key = key(imageId, modelId);
         Sized s;
-        synchronized (entries) {
-            s = entries.get(key(imageId, modelId));
+        synchronized (recent) {
+            s = recent.get(key);
         }
+        VisualTokens v = s != null ? s.tokens() : stored(key);
         // A key clash with another model cannot happen by construction, but the model id is what makes reuse safe.
-        return s != null && s.tokens().getModelId().equals(modelId) ? Optional.of(s.tokens()) : Optional.empty();
+        return v != null && v.getModelId().equals(modelId) ? Optional.of(v) : Optional.empty();
+    }
+
+    private VisualTokens stored(String key) {
+        ReadOnlyKeyValueStore<String, byte[]> kv = store;
+        if (kv == null) {
+            return null;
+        }
+        try {
+            byte[] bytes = kv.get(key);
+            return bytes == null ? null : values.deserialize(topic, bytes);
+        } catch (RuntimeException e) {
+            // The store closing under a restart, a record that does not decode, a registry away: all a miss.
+            long n = lookupFailures.incrementAndGet();
+            if (n == 1 || n % 1000 == 0) {
+                log.warn("Visual-token cache lookup of {} failed ({} failures so far); treated as a miss: {}", key, n,
+                        e.toString());
+            }
+            return null;
+        }
     }
 
     /**
      * Records tokens this instance has just computed, before their transaction commits: tokens are a pure
      * function of (image, model), so even if that transaction aborts, the entry is still right; and the next
-     * batch need not wait for the reader to see the commit.
+     * batch need not wait for the global thread to see the commit.
      */
     public void remember(VisualTokens tokens) {
-        put(key(tokens.getImageId(), tokens.getModelId()), tokens);
-    }
-
-    public int size() {
-        synchronized (entries) {
-            return entries.size();
+        String key = key(tokens.getImageId(), tokens.getModelId());
+        Sized entry = new Sized(tokens, sizeOf(key, tokens));
+        synchronized (recent) {
+            Sized old = recent.put(key, entry);
+            recentBytes += entry.bytes() - (old == null ? 0 : old.bytes());
+            Iterator<Sized> eldest = recent.values().iterator();
+            while ((recent.size() > RECENT_MAX_ENTRIES || recentBytes > RECENT_MAX_BYTES) && eldest.hasNext()) {
+                recentBytes -= eldest.next().bytes();
+                eldest.remove();
+            }
         }
     }
 
-    /** The bytes the held entries take, as {@link #sizeOf} estimates them. */
-    public long bytes() {
-        synchronized (entries) {
-            return bytes;
+    private void forgetRecent(String key) {
+        synchronized (recent) {
+            Sized old = recent.remove(key);
+            if (old != null) {
+                recentBytes -= old.bytes();
+            }
         }
     }
 
-    /** How often the reader has been started again after an error. */
+    /** Entries remembered on the heap whose records the global thread has not read yet. */
+    public int recentEntries() {
+        synchronized (recent) {
+            return recent.size();
+        }
+    }
+
+    /** Entries in the store, as RocksDB estimates them; 0 while no store is open. */
+    public long size() {
+        ReadOnlyKeyValueStore<String, byte[]> kv = store;
+        try {
+            return kv == null ? 0 : kv.approximateNumEntries();
+        } catch (RuntimeException e) {
+            return 0;
+        }
+    }
+
+    /** How often a new Streams client has been started after a failure. */
     public int restarts() {
         return restarts.get();
     }
 
+    /** Records read from the topic to restore the store, by every start so far (what was on disk is not read). */
+    public long restoredRecords() {
+        return restored.get();
+    }
+
+    /** Lookups that failed and were served as misses. */
+    public long lookupFailures() {
+        return lookupFailures.get();
+    }
+
     /**
-     * The heap an entry holds, roughly: its inline payload (the buffer's whole array, which it keeps alive), its
-     * strings as UTF-16, and a fixed allowance for the objects around them. Only needs to be right in scale.
+     * The heap a remembered entry holds, roughly: its inline payload (the buffer's whole array, which it keeps
+     * alive), its strings as UTF-16, and a fixed allowance for the objects around them. Only needs to be right
+     * in scale.
      */
     static long sizeOf(String key, VisualTokens v) {
         long n = 256 + 2L * key.length();
@@ -194,49 +325,23 @@ public final class VisualTokenCache implements AutoCloseable {
         return s == null ? 0 : s.length();
     }
 
-    private void put(String key, VisualTokens tokens) {
-        Sized entry = new Sized(tokens, sizeOf(key, tokens));
-        synchronized (entries) {
-            Sized old = entries.put(key, entry);
-            bytes += entry.bytes() - (old == null ? 0 : old.bytes());
-            Iterator<Sized> eldest = entries.values().iterator();
-            while ((entries.size() > maxEntries || bytes > maxBytes) && eldest.hasNext()) {
-                bytes -= eldest.next().bytes();
-                eldest.remove();
-            }
-        }
-    }
-
-    private void remove(String key) {
-        synchronized (entries) {
-            Sized old = entries.remove(key);
-            if (old != null) {
-                bytes -= old.bytes();
-            }
-        }
-    }
-
-    /** Reads until closed, starting a new consumer after any error; the map keeps what was read. */
-    private void readLoop() {
-        Map<TopicPartition, Long> positions = new HashMap<>();
+    /** Runs one Streams client after another until closed: a client lives until it fails or the cache closes. */
+    private void supervise(Properties props) {
         int failuresInARow = 0;
         try {
             while (!closed) {
-                try {
-                    read(positions);
-                } catch (RuntimeException e) {
-                    if (closed) {
-                        break;
-                    }
-                    // A consumer that read something before failing was healthy: its failure starts the backoff anew.
-                    failuresInARow = progressed ? 1 : failuresInARow + 1;
-                    Duration wait = backoff(failuresInARow);
-                    // Without the cache the stage still answers every task, only with more encodings: warn, go on.
-                    log.warn("Visual-token cache reader of {} failed ({} in a row); starting it again in {} ms", topic,
-                            failuresInARow, wait.toMillis(), e);
-                    restarts.incrementAndGet();
-                    closing.await(wait.toMillis(), TimeUnit.MILLISECONDS);
+                boolean healthy = run(props);
+                if (closed) {
+                    break;
                 }
+                // A client that restored its store was healthy: its failure starts the backoff anew.
+                failuresInARow = healthy ? 1 : failuresInARow + 1;
+                Duration wait = Backoff.jittered(firstBackoff, maxBackoff, failuresInARow);
+                // Without the store the stage still answers every task, only with more encodings: warn, go on.
+                log.warn("Visual-token cache over {} stopped ({} in a row); starting it again in {} ms", topic,
+                        failuresInARow, wait.toMillis());
+                restarts.incrementAndGet();
+                closing.await(wait.toMillis(), TimeUnit.MILLISECONDS);
             }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -245,88 +350,80 @@ public final class VisualTokenCache implements AutoCloseable {
         }
     }
 
-    private Duration backoff(int attempt) {
-        return Backoff.jittered(firstBackoff, maxBackoff, attempt);
-    }
-
-    /** One consumer's life: from the positions reached (the beginning at first) until closed or an error. */
-    private void read(Map<TopicPartition, Long> positions) {
-        progressed = false;
-        try (KafkaConsumer<String, byte[]> c = new KafkaConsumer<>(consumerConfig, new StringDeserializer(),
-                new ByteArrayDeserializer())) {
-            consumer = c;
+    /** One client's life; whether it restored its store before it stopped. */
+    private boolean run(Properties props) throws InterruptedException {
+        CountDownLatch ended = new CountDownLatch(1);
+        KafkaStreams s = new KafkaStreams(topology(), props);
+        s.setStateListener((now, before) -> {
+            if (now == KafkaStreams.State.ERROR || now == KafkaStreams.State.PENDING_ERROR
+                    || now == KafkaStreams.State.PENDING_SHUTDOWN || now == KafkaStreams.State.NOT_RUNNING) {
+                ended.countDown();
+            }
+        });
+        // The global thread cannot be replaced: the client stops, and this cache starts a new one. (Kafka 4.1 gives
+        // global processors no ProcessingExceptionHandler, KAFKA-19939: a failure there is logged as an NPE in
+        // the handler, and the thread dies all the same.)
+        s.setUncaughtExceptionHandler(e -> {
+            log.warn("Visual-token cache's global thread failed", e);
+            return StreamThreadExceptionResponse.SHUTDOWN_CLIENT;
+        });
+        s.setGlobalStateRestoreListener(new Counting());
+        streams = s;
+        boolean healthy = false;
+        try {
             if (closed) {
-                return;
+                return false;
             }
-            List<TopicPartition> partitions = partitionsOf(c);
-            c.assign(partitions);
-            for (TopicPartition tp : partitions) {
-                Long at = positions.get(tp);
-                if (at == null) {
-                    c.seekToBeginning(List.of(tp));
-                } else {
-                    c.seek(tp, at);
-                }
+            long t0 = System.nanoTime();
+            s.start(); // returns once the global store is restored
+            store = s.store(StoreQueryParameters.fromNameAndType(STORE_NAME, QueryableStoreTypes.keyValueStore()));
+            healthy = true;
+            log.info("Visual-token cache over {} ready in {} ms: about {} entries in {}, {} records read from the topic "
+                    + "so far", topic, (System.nanoTime() - t0) / 1_000_000, size(), stateDir, restored.get());
+            caughtUp.countDown();
+            while (!closed && !ended.await(1, TimeUnit.SECONDS)) {
+                // the client runs until it fails or the cache closes
             }
-            Map<TopicPartition, Long> end = caughtUp.getCount() > 0 ? c.endOffsets(partitions) : Map.of();
-            while (!closed) {
-                for (ConsumerRecord<String, byte[]> r : c.poll(Duration.ofMillis(200))) {
-                    apply(r);
-                    positions.put(new TopicPartition(r.topic(), r.partition()), r.offset() + 1);
-                    progressed = true;
-                }
-                if (caughtUp.getCount() > 0 && partitions.stream().allMatch(tp -> c.position(tp) >= end.get(tp))) {
-                    caughtUp.countDown();
-                    log.info("Visual-token cache read {} to its end: {} entries, {} bytes", topic, size(), bytes());
-                }
+        } catch (RuntimeException e) {
+            if (!closed) {
+                log.warn("Visual-token cache over {} could not start or serve", topic, e);
             }
         } finally {
-            consumer = null;
+            store = null;
+            streams = null;
+            s.close(Duration.ofSeconds(10));
         }
+        return healthy;
     }
 
-    private void apply(ConsumerRecord<String, byte[]> r) {
-        if (r.value() == null) {
-            remove(r.key());
-            return;
+    private final class Counting implements StateRestoreListener {
+        @Override
+        public void onRestoreStart(TopicPartition partition, String storeName, long startingOffset, long endingOffset) {
+            log.debug("Restoring {} from {}, offsets {} to {}", storeName, partition, startingOffset, endingOffset);
         }
-        VisualTokens v;
-        try {
-            v = values.deserialize(r.topic(), r.headers(), r.value());
-        } catch (RuntimeException e) {
-            if (InfrastructureErrors.isTransient(e)) {
-                throw e; // the registry is away: read this record again once the reader restarts
-            }
-            log.warn("Visual-token cache skips the record at {}-{}@{}, which does not decode: {}", r.topic(),
-                    r.partition(), r.offset(), e.toString());
-            return;
-        }
-        if (v == null) {
-            remove(r.key());
-        } else {
-            put(r.key(), v);
-        }
-    }
 
-    private List<TopicPartition> partitionsOf(KafkaConsumer<String, byte[]> c) {
-        var infos = c.partitionsFor(topic, Duration.ofSeconds(10));
-        if (infos == null || infos.isEmpty()) {
-            throw new IllegalStateException("cache topic " + topic + " does not exist (yet)");
+        @Override
+        public void onBatchRestored(TopicPartition partition, String storeName, long batchEndOffset, long numRestored) {
         }
-        return infos.stream().map(p -> new TopicPartition(topic, p.partition())).toList();
+
+        @Override
+        public void onRestoreEnd(TopicPartition partition, String storeName, long totalRestored) {
+            restored.addAndGet(totalRestored);
+        }
     }
 
     @Override
     public void close() {
         closed = true;
         closing.countDown();
-        KafkaConsumer<String, byte[]> c = consumer;
-        if (c != null) {
-            c.wakeup();
+        KafkaStreams s = streams;
+        if (s != null) {
+            // From here rather than waiting for the supervisor's next look, which may be in start() restoring.
+            s.close(Duration.ofSeconds(10));
         }
-        if (reader != null) {
+        if (supervisor != null) {
             try {
-                reader.join(10_000);
+                supervisor.join(15_000);
             } catch (InterruptedException e) {
                 Thread.currentThread().interrupt();
             }

@@ -9,12 +9,15 @@ import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.net.ConnectException;
 import java.nio.ByteBuffer;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicBoolean;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.producer.KafkaProducer;
@@ -24,29 +27,38 @@ import org.apache.kafka.common.serialization.ByteArraySerializer;
 import org.apache.kafka.common.serialization.Deserializer;
 import org.apache.kafka.common.serialization.StringSerializer;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The cache map's bounds, and its reader on the in-process broker surviving a record that never decodes and
- * a deserializer that fails for a while (a registry away), reading on past both.
+ * The cache on the in-process broker: what it serves (committed records, not aborted ones, not what does
+ * not decode, not what was deleted), the heap map of tokens not yet read back, a failed global thread
+ * replaced by a new client, and a restart on the same state folder that reads only what the topic gained.
  */
 class VisualTokenCacheTest {
 
     private static final String MODEL = "mgm-tiny";
 
-    private static VisualTokens tokens(String imageId, int payloadBytes) {
+    @TempDir
+    Path tmp;
+
+    static VisualTokens tokens(String imageId, int payloadBytes) {
+        return tokens(imageId, ByteBuffer.wrap(new byte[payloadBytes]));
+    }
+
+    private static VisualTokens tokens(String imageId, ByteBuffer payload) {
         return VisualTokens.newBuilder()
                 .setImageId(imageId)
                 .setModelId(MODEL)
-                .setShape(List.of(1, payloadBytes / 2))
+                .setShape(List.of(1, payload.capacity() / 2))
                 .setDtype("float16")
-                .setPayload(ByteBuffer.wrap(new byte[payloadBytes]))
+                .setPayload(payload)
                 .setClaimCheckUri(null)
                 .setTasks(List.of())
                 .build();
     }
 
     /** The record's Avro single-object encoding: a real encoding, without a registry to start. */
-    private static byte[] encode(VisualTokens v) {
+    static byte[] encode(VisualTokens v) {
         try {
             ByteBuffer b = VisualTokens.getEncoder().encode(v);
             byte[] out = new byte[b.remaining()];
@@ -57,7 +69,7 @@ class VisualTokenCacheTest {
         }
     }
 
-    private static final Deserializer<VisualTokens> DECODER = (topic, data) -> {
+    static final Deserializer<VisualTokens> DECODER = (topic, data) -> {
         try {
             return VisualTokens.getDecoder().decode(data);
         } catch (IOException | RuntimeException e) {
@@ -65,41 +77,61 @@ class VisualTokenCacheTest {
         }
     };
 
+    private static String newTopic(int partitions) throws Exception {
+        String topic = "token-cache-" + UUID.randomUUID();
+        try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
+            admin.createTopics(List.of(new NewTopic(topic, partitions, (short) 1))).all().get();
+        }
+        return topic;
+    }
+
+    private static KafkaProducer<String, byte[]> producer(String transactionalId) {
+        Map<String, Object> c = new HashMap<>();
+        c.put("bootstrap.servers", SharedKafka.bootstrapServers());
+        if (transactionalId != null) {
+            c.put("transactional.id", transactionalId);
+        }
+        return new KafkaProducer<>(c, new StringSerializer(), new ByteArraySerializer());
+    }
+
+    private static Map<String, Object> streamsConfig() {
+        return Map.of("bootstrap.servers", SharedKafka.bootstrapServers(),
+                "client.id", "cache-test-" + UUID.randomUUID());
+    }
+
+    private static ProducerRecord<String, byte[]> entry(String topic, String imageId) {
+        return new ProducerRecord<>(topic, VisualTokenCache.key(imageId, MODEL), encode(tokens(imageId, 8)));
+    }
+
     @Test
-    void theMapIsBoundedByBytesAndEvictsTheLeastRecentlyUsedFirst() {
-        long one = VisualTokenCache.sizeOf(VisualTokenCache.key("a", MODEL), tokens("a", 10_000));
-        try (VisualTokenCache cache = new VisualTokenCache("unused", DECODER, 1000, 2 * one + one / 2)) {
-            cache.remember(tokens("a", 10_000));
-            cache.remember(tokens("b", 10_000));
-            assertThat(cache.get("a", MODEL)).as("a is now the most recently used").isPresent();
-            cache.remember(tokens("c", 10_000));
-
-            assertThat(cache.size()).isEqualTo(2);
-            assertThat(cache.get("b", MODEL)).isEmpty();
+    void tokensRememberedBeforeTheirRecordIsReadAreServedFromABoundedHeapMap() {
+        try (VisualTokenCache cache = new VisualTokenCache("unused", DECODER, tmp, VisualTokenCache.DEFAULT_MEMORY_BYTES)) {
+            cache.remember(tokens("a", 10));
             assertThat(cache.get("a", MODEL)).isPresent();
-            assertThat(cache.get("c", MODEL)).isPresent();
-            assertThat(cache.bytes()).isEqualTo(2 * one).isLessThanOrEqualTo(2 * one + one / 2);
+            assertThat(cache.get("a", "another-model")).isEmpty();
+            assertThat(cache.get("b", MODEL)).as("not started: no store, a miss").isEmpty();
 
-            // Many small entries fit where a large one did, and push out the least recently used large one.
-            for (int i = 0; i < 20; i++) {
+            for (int i = 0; i < VisualTokenCache.RECENT_MAX_ENTRIES; i++) {
                 cache.remember(tokens("small-" + i, 10));
             }
-            assertThat(cache.get("small-0", MODEL)).isPresent();
-            assertThat(cache.get("small-19", MODEL)).isPresent();
-            assertThat(cache.get("a", MODEL)).isEmpty();
-            assertThat(cache.bytes()).isLessThanOrEqualTo(2 * one + one / 2);
-            cache.remember(tokens("huge", 100_000));
-            assertThat(cache.get("huge", MODEL)).as("an entry over the whole bound is not kept").isEmpty();
-            assertThat(cache.bytes()).isLessThanOrEqualTo(2 * one + one / 2);
+            assertThat(cache.recentEntries()).isEqualTo(VisualTokenCache.RECENT_MAX_ENTRIES);
+            assertThat(cache.get("a", MODEL)).as("the eldest left").isEmpty();
+
+            // Large inline tokens are bounded by bytes (one shared array: sizeOf counts each entry's buffer).
+            ByteBuffer mib = ByteBuffer.wrap(new byte[1 << 20]);
+            int fit = (int) (VisualTokenCache.RECENT_MAX_BYTES >> 20);
+            for (int i = 0; i < fit + 8; i++) {
+                cache.remember(tokens("large-" + i, mib.duplicate()));
+            }
+            assertThat(cache.recentEntries()).isLessThan(fit);
+            assertThat(cache.get("large-0", MODEL)).isEmpty();
+            assertThat(cache.get("large-" + (fit + 7), MODEL)).isPresent();
         }
     }
 
     @Test
-    void theReaderSkipsARecordThatNeverDecodesAndStartsAgainAfterAFailureThatPasses() throws Exception {
-        String topic = "token-cache-" + UUID.randomUUID();
-        try (Admin admin = Admin.create(Map.<String, Object>of("bootstrap.servers", SharedKafka.bootstrapServers()))) {
-            admin.createTopics(List.of(new NewTopic(topic, 1, (short) 1))).all().get();
-        }
+    void servesCommittedRecordsOnlyAndALookupThatFailsIsAMiss() throws Exception {
+        String topic = newTopic(1);
         // Fails on "flaky" as a registry that does not answer would, until the test lets it through.
         Set<String> failing = ConcurrentHashMap.newKeySet();
         failing.add("flaky");
@@ -112,36 +144,110 @@ class VisualTokenCacheTest {
             return v;
         };
 
-        try (KafkaProducer<String, byte[]> producer = new KafkaProducer<>(
-                Map.<String, Object>of("bootstrap.servers", SharedKafka.bootstrapServers()), new StringSerializer(),
-                new ByteArraySerializer());
-             VisualTokenCache cache = new VisualTokenCache(topic, flaky, 1000)
-                     .withRestartBackoff(Duration.ofMillis(50), Duration.ofMillis(200))) {
-            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("first", MODEL), encode(tokens("first", 8))));
+        try (KafkaProducer<String, byte[]> producer = producer("cache-test-" + UUID.randomUUID());
+             VisualTokenCache cache = new VisualTokenCache(topic, flaky, tmp, VisualTokenCache.DEFAULT_MEMORY_BYTES)) {
+            producer.initTransactions();
+            producer.beginTransaction();
+            producer.send(entry(topic, "first"));
             producer.send(new ProducerRecord<>(topic, "garbage|" + MODEL, "not avro".getBytes()));
-            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("after-garbage", MODEL),
-                    encode(tokens("after-garbage", 8))));
-            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("flaky", MODEL), encode(tokens("flaky", 8))));
-            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("after-flaky", MODEL),
-                    encode(tokens("after-flaky", 8))));
+            producer.send(entry(topic, "flaky"));
+            producer.send(entry(topic, "deleted"));
+            producer.commitTransaction();
+            producer.beginTransaction();
+            producer.send(entry(topic, "aborted"));
             producer.flush();
+            producer.abortTransaction();
+            producer.beginTransaction();
+            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("deleted", MODEL), null));
+            producer.commitTransaction();
 
-            cache.start(Map.of("bootstrap.servers", SharedKafka.bootstrapServers()), Duration.ofSeconds(30));
-            await().atMost(Duration.ofSeconds(30)).until(() -> cache.get("after-garbage", MODEL).isPresent());
-            await().atMost(Duration.ofSeconds(30)).until(() -> cache.restarts() >= 2);
+            cache.start(streamsConfig(), Duration.ofSeconds(30));
+            assertThat(cache.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
             assertThat(cache.get("first", MODEL)).isPresent();
-            assertThat(cache.get("flaky", MODEL)).as("not read past while it fails").isEmpty();
-            assertThat(cache.get("after-flaky", MODEL)).isEmpty();
+            assertThat(cache.get("garbage", MODEL)).as("does not decode: a miss").isEmpty();
+            assertThat(cache.get("flaky", MODEL)).as("its decoder fails for now: a miss").isEmpty();
+            assertThat(cache.lookupFailures()).isEqualTo(2);
+            assertThat(cache.get("aborted", MODEL)).as("read_committed").isEmpty();
+            assertThat(cache.get("deleted", MODEL)).as("the tombstone deleted it").isEmpty();
 
             failing.clear();
-            await().atMost(Duration.ofSeconds(30)).until(() -> cache.get("after-flaky", MODEL).isPresent());
-            assertThat(cache.get("flaky", MODEL)).as("read again by the new consumer, not skipped").isPresent();
+            assertThat(cache.get("flaky", MODEL)).as("in the store all along").isPresent();
 
-            // Still reading: a record written now is served.
-            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("later", MODEL), encode(tokens("later", 8))));
+            // Still reading: a record committed now is served, and a remembered entry leaves the heap once read.
+            cache.remember(tokens("later", 8));
+            assertThat(cache.recentEntries()).isEqualTo(1);
+            producer.beginTransaction();
+            producer.send(entry(topic, "later"));
+            producer.commitTransaction();
+            await().atMost(Duration.ofSeconds(30)).until(() -> cache.recentEntries() == 0);
+            assertThat(cache.get("later", MODEL)).isPresent();
+            assertThat(cache.restarts()).isZero();
+        }
+    }
+
+    @Test
+    void aGlobalThreadThatFailsIsReplacedByANewClientThatServesOn() throws Exception {
+        String topic = newTopic(1);
+        AtomicBoolean failOnce = new AtomicBoolean(true);
+        try (KafkaProducer<String, byte[]> producer = producer(null);
+             VisualTokenCache cache = new VisualTokenCache(topic, DECODER, tmp, VisualTokenCache.DEFAULT_MEMORY_BYTES)
+                     .withRestartBackoff(Duration.ofMillis(50), Duration.ofMillis(200))
+                     .withApplyHook(key -> {
+                         if (key.startsWith("poison|") && failOnce.getAndSet(false)) {
+                             throw new IllegalStateException("a bug in the global thread");
+                         }
+                     })) {
+            producer.send(entry(topic, "before")).get();
+            cache.start(streamsConfig(), Duration.ofSeconds(30));
+            assertThat(cache.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+            assertThat(cache.get("before", MODEL)).isPresent();
+
+            producer.send(entry(topic, "poison")).get();
+            producer.send(entry(topic, "after")).get();
+            await().atMost(Duration.ofSeconds(60)).until(() -> cache.restarts() >= 1);
+            await().atMost(Duration.ofSeconds(60)).until(() -> cache.get("after", MODEL).isPresent());
+            assertThat(cache.get("poison", MODEL)).isPresent();
+            assertThat(cache.get("before", MODEL)).isPresent();
+        }
+    }
+
+    @Test
+    void aRestartOnTheSameStateFolderReadsOnlyWhatTheTopicGainedSince() throws Exception {
+        String topic = newTopic(2);
+        int n = 500;
+        try (KafkaProducer<String, byte[]> producer = producer(null)) {
+            for (int i = 0; i < n; i++) {
+                producer.send(entry(topic, "old-" + i));
+            }
             producer.flush();
-            await().atMost(Duration.ofSeconds(30)).until(() -> cache.get("later", MODEL).isPresent());
-            assertThat(cache.size()).isEqualTo(5);
+
+            try (VisualTokenCache first = new VisualTokenCache(topic, DECODER, tmp, VisualTokenCache.DEFAULT_MEMORY_BYTES)) {
+                first.start(streamsConfig(), Duration.ofSeconds(30));
+                assertThat(first.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+                assertThat(first.restoredRecords()).as("a new folder: the whole topic").isEqualTo(n);
+                assertThat(first.get("old-0", MODEL)).isPresent();
+            }
+
+            // While no cache runs: 20 new images and one deleted.
+            for (int i = 0; i < 20; i++) {
+                producer.send(entry(topic, "new-" + i));
+            }
+            producer.send(new ProducerRecord<>(topic, VisualTokenCache.key("old-7", MODEL), null));
+            producer.flush();
+
+            try (VisualTokenCache again = new VisualTokenCache(topic, DECODER, tmp, VisualTokenCache.DEFAULT_MEMORY_BYTES)) {
+                long t0 = System.nanoTime();
+                again.start(streamsConfig(), Duration.ofSeconds(30));
+                assertThat(again.awaitCaughtUp(Duration.ofSeconds(60))).isTrue();
+                System.out.printf("restart: %d records read from the topic, ready in %d ms%n", again.restoredRecords(),
+                        (System.nanoTime() - t0) / 1_000_000);
+                assertThat(again.restoredRecords()).as("only what the topic gained").isEqualTo(21);
+                for (int i = 0; i < n; i++) {
+                    assertThat(again.get("old-" + i, MODEL).isPresent()).as("old-" + i).isEqualTo(i != 7);
+                }
+                assertThat(again.get("new-19", MODEL)).isPresent();
+                assertThat(again.size()).isBetween((long) n, (long) n + 21);
+            }
         }
     }
 }

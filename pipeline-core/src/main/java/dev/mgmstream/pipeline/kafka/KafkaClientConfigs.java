@@ -51,6 +51,24 @@ public final class KafkaClientConfigs {
         return p;
     }
 
+    /**
+     * A Kafka Streams configuration with {@code bootstrap.servers} and the pass-through settings: {@code kafka.X}
+     * as {@code X} (Streams hands it to every client it opens), {@code kafka.consumer.X}, {@code kafka.producer.X}
+     * and {@code kafka.admin.X} under Streams' own per-client prefixes ({@code consumer.}, which also reaches
+     * the restore and global consumers, {@code producer.}, {@code admin.}), which win over the plain ones there.
+     */
+    public static Map<String, Object> streams(String bootstrapServers, Map<String, String> config) {
+        Map<String, Object> p = new HashMap<>();
+        p.put("bootstrap.servers", bootstrapServers);
+        // Stripping "kafka." leaves the per-kind keys under exactly Streams' prefixes: consumer.X, producer.X, admin.X.
+        config.forEach((k, v) -> {
+            if (k.startsWith(ALL)) {
+                p.put(k.substring(ALL.length()), v);
+            }
+        });
+        return p;
+    }
+
     private static boolean isPerKind(String key) {
         for (Kind k : Kind.values()) {
             if (key.startsWith(k.prefix())) {

@@ -28,4 +28,12 @@ class KafkaClientConfigsTest {
                 Map.entry("bootstrap.servers", "broker:9093"), Map.entry("security.protocol", "SASL_SSL"),
                 Map.entry("sasl.mechanism", "SCRAM-SHA-512"), Map.entry("request.timeout.ms", "5000"));
     }
+
+    @Test
+    void aStreamsConfigurationGetsThePerKindSettingsUnderStreamsOwnPrefixes() {
+        assertThat(KafkaClientConfigs.streams("broker:9093", config)).containsOnly(
+                Map.entry("bootstrap.servers", "broker:9093"), Map.entry("security.protocol", "SASL_SSL"),
+                Map.entry("sasl.mechanism", "SCRAM-SHA-512"), Map.entry("consumer.fetch.max.bytes", "1048576"),
+                Map.entry("producer.security.protocol", "SSL"), Map.entry("admin.request.timeout.ms", "5000"));
+    }
 }
