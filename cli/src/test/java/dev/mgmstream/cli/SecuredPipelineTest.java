@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
 import dev.mgmstream.devkit.kafka.EmbeddedKafka;
 import dev.mgmstream.devkit.registry.InProcessSchemaRegistry;
+import dev.mgmstream.devkit.tls.LocalCertificates;
 import dev.mgmstream.pipeline.kafka.TopicProvisioner;
 import dev.mgmstream.schemas.topics.TopicCatalogue;
 import java.io.IOException;
@@ -64,20 +65,14 @@ class SecuredPipelineTest {
     static EmbeddedKafka kafka;
     static InProcessSchemaRegistry registry;
     static String secured;
+    static LocalCertificates tls;
     static final Map<String, String> passwords = new HashMap<>();
 
     private final MgmProcesses processes = new MgmProcesses();
 
     @BeforeAll
     static void securedCluster() throws Exception {
-        keytool("-genkeypair", "-alias", "broker", "-keyalg", "RSA", "-keysize", "2048", "-validity", "2",
-                "-dname", "CN=localhost", "-ext", "SAN=dns:localhost,ip:127.0.0.1",
-                "-keystore", dir.resolve("broker.p12").toString(), "-storetype", "PKCS12",
-                "-storepass", STORE_PASSWORD, "-keypass", STORE_PASSWORD);
-        keytool("-exportcert", "-alias", "broker", "-keystore", dir.resolve("broker.p12").toString(),
-                "-storepass", STORE_PASSWORD, "-file", dir.resolve("broker.crt").toString());
-        keytool("-importcert", "-noprompt", "-alias", "broker", "-file", dir.resolve("broker.crt").toString(),
-                "-keystore", dir.resolve("trust.p12").toString(), "-storetype", "PKCS12", "-storepass", STORE_PASSWORD);
+        tls = LocalCertificates.create(dir, "localhost", "dns:localhost,ip:127.0.0.1", STORE_PASSWORD);
         int port = freePort();
         String l = "listener.name.sasl_ssl.";
         kafka = EmbeddedKafka.start(EmbeddedKafka.Options.defaults()
@@ -86,7 +81,7 @@ class SecuredPipelineTest {
                 .withBrokerProperty(l + "sasl.enabled.mechanisms", "SCRAM-SHA-512")
                 .withBrokerProperty(l + "scram-sha-512.sasl.jaas.config",
                         "org.apache.kafka.common.security.scram.ScramLoginModule required;")
-                .withBrokerProperty(l + "ssl.keystore.location", dir.resolve("broker.p12").toString())
+                .withBrokerProperty(l + "ssl.keystore.location", tls.keyStore().toString())
                 .withBrokerProperty(l + "ssl.keystore.password", STORE_PASSWORD)
                 .withBrokerProperty(l + "ssl.key.password", STORE_PASSWORD)
                 .withBrokerProperty(l + "ssl.keystore.type", "PKCS12")
@@ -164,7 +159,7 @@ class SecuredPipelineTest {
                 "--set", "kafka.sasl.mechanism=SCRAM-SHA-512",
                 "--set", "kafka.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required "
                         + "username=\"" + user + "\" password=\"" + passwords.get(user) + "\";",
-                "--set", "kafka.ssl.truststore.location=" + dir.resolve("trust.p12"),
+                "--set", "kafka.ssl.truststore.location=" + tls.trustStore(),
                 "--set", "kafka.ssl.truststore.password=" + STORE_PASSWORD,
                 "--set", "kafka.ssl.truststore.type=PKCS12");
     }
@@ -250,17 +245,6 @@ class SecuredPipelineTest {
     private static int freePort() throws IOException {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();
-        }
-    }
-
-    private static void keytool(String... args) throws IOException, InterruptedException {
-        List<String> command = new ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("keytool " + args[0] + " failed: " + out);
         }
     }
 }

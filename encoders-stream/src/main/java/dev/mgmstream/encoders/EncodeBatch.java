@@ -17,6 +17,7 @@ import dev.mgmstream.pipeline.stage.Output;
 import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.Reject;
 import dev.mgmstream.pipeline.stage.TransientBatchException;
+import dev.mgmstream.schemas.avro.ImageRefs;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.ImageUri;
 import dev.mgmstream.schemas.avro.InlineImage;
@@ -313,24 +314,13 @@ final class EncodeBatch implements BatchFunction<String, ImageTask> {
                     .setSubmittedAt(t.getSubmittedAt())
                     .setAttributes(t.getAttributes())
                     .setTraceId(t.getTraceId())
-                    .setImage(describe(t))
+                    .setImage(ImageRefs.describe(t))
                     .setLatencies(Map.of("encoders", encodersMs))
                     .build());
         }
         return refs;
     }
 
-    /** A human-readable reference to a task's image, repeated in its answer. */
-    static String describe(ImageTask t) {
-        if (t.getImage() instanceof ImageUri uri) {
-            return uri.getUri();
-        }
-        if (t.getImage() instanceof InlineImage inline) {
-            String type = inline.getMediaType() == null ? "image" : inline.getMediaType();
-            return "inline " + type + " (" + inline.getData().remaining() + " bytes)";
-        }
-        return null;
-    }
 
     private static Exception rethrow(Throwable t) {
         if (t instanceof Error e) {

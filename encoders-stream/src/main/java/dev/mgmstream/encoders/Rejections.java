@@ -7,6 +7,7 @@ import dev.mgmstream.pipeline.stage.OutputTopic;
 import dev.mgmstream.pipeline.stage.RejectionHook;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.AnswerStatus;
+import dev.mgmstream.schemas.avro.ImageRefs;
 import dev.mgmstream.schemas.avro.ImageTask;
 import dev.mgmstream.schemas.avro.Rejection;
 import java.nio.charset.StandardCharsets;
@@ -43,7 +44,7 @@ final class Rejections {
                     .setPrompt(t.getPrompt())
                     .setAttributes(t.getAttributes())
                     .setTraceId(t.getTraceId())
-                    .setImage(EncodeBatch.describe(t))
+                    .setImage(ImageRefs.describe(t))
                     .setLatencies(Map.of("encoders", Math.max(0, System.currentTimeMillis() - decoded.get().timestamp()))));
             return List.of(new Output<>(rejected.index(), answers, taskId, a.build()));
         };

@@ -7,9 +7,8 @@ import java.util.Map;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.avro.GeneratedImage;
 import dev.mgmstream.schemas.avro.GenerationRequest;
+import dev.mgmstream.schemas.avro.ImageRefs;
 import dev.mgmstream.schemas.avro.ImageTask;
-import dev.mgmstream.schemas.avro.ImageUri;
-import dev.mgmstream.schemas.avro.InlineImage;
 import dev.mgmstream.schemas.avro.Rejection;
 import dev.mgmstream.schemas.avro.TaskRef;
 import dev.mgmstream.schemas.avro.TaskState;
@@ -37,7 +36,7 @@ final class TaskEvents {
                 .setImageId(t.getImageId())
                 .setKind(t.getKind())
                 .setPrompt(t.getPrompt())
-                .setImage(describe(t))
+                .setImage(ImageRefs.describe(t))
                 .build();
     }
 
@@ -157,14 +156,4 @@ final class TaskEvents {
                 .setUpdatedAt(Instant.ofEpochMilli(timestamp));
     }
 
-    private static String describe(ImageTask t) {
-        if (t.getImage() instanceof ImageUri uri) {
-            return uri.getUri();
-        }
-        if (t.getImage() instanceof InlineImage inline) {
-            String type = inline.getMediaType() == null ? "image" : inline.getMediaType();
-            return "inline " + type + " (" + inline.getData().remaining() + " bytes)";
-        }
-        return null;
-    }
 }

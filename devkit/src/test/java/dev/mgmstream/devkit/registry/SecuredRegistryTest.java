@@ -3,20 +3,18 @@ package dev.mgmstream.devkit.registry;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.security.KeyStore;
 import java.util.Base64;
-import java.util.List;
 import java.util.Map;
 import java.util.UUID;
-import java.util.concurrent.TimeUnit;
 import javax.net.ssl.KeyManagerFactory;
 import javax.net.ssl.SSLContext;
 
 import dev.mgmstream.devkit.kafka.SharedKafka;
+import dev.mgmstream.devkit.tls.LocalCertificates;
 import dev.mgmstream.schemas.avro.Answer;
 import dev.mgmstream.schemas.registry.HttpSchemaRegistryClient;
 import dev.mgmstream.schemas.registry.SchemaRegistryClient;
@@ -39,14 +37,8 @@ class SecuredRegistryTest {
 
     @BeforeAll
     static void certificates() throws Exception {
-        // A self-signed server certificate for 127.0.0.1 and a trust store holding it, made by the JDK's keytool.
-        keytool("-genkeypair", "-alias", "registry", "-keyalg", "RSA", "-keysize", "2048", "-dname", "CN=127.0.0.1",
-                "-ext", "SAN=ip:127.0.0.1", "-validity", "2", "-storetype", "PKCS12", "-keystore",
-                dir.resolve("server.p12").toString(), "-storepass", PASSWORD, "-keypass", PASSWORD);
-        keytool("-exportcert", "-rfc", "-alias", "registry", "-keystore", dir.resolve("server.p12").toString(),
-                "-storepass", PASSWORD, "-file", dir.resolve("registry.pem").toString());
-        keytool("-importcert", "-noprompt", "-alias", "registry", "-file", dir.resolve("registry.pem").toString(),
-                "-storetype", "PKCS12", "-keystore", dir.resolve("trust.p12").toString(), "-storepass", PASSWORD);
+        // A self-signed server certificate for 127.0.0.1 (server.p12) and a trust store holding it (trust.p12).
+        LocalCertificates.create(dir, "127.0.0.1", "ip:127.0.0.1", PASSWORD);
         KeyStore keys = KeyStore.getInstance("PKCS12");
         try (InputStream in = Files.newInputStream(dir.resolve("server.p12"))) {
             keys.load(in, PASSWORD.toCharArray());
@@ -104,16 +96,5 @@ class SecuredRegistryTest {
             config.put(more[i], more[i + 1]);
         }
         return HttpSchemaRegistryClient.fromConfig(config);
-    }
-
-    private static void keytool(String... args) throws IOException, InterruptedException {
-        List<String> command = new java.util.ArrayList<>(List.of(
-                Path.of(System.getProperty("java.home"), "bin", "keytool").toString()));
-        command.addAll(List.of(args));
-        Process p = new ProcessBuilder(command).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes());
-        if (!p.waitFor(60, TimeUnit.SECONDS) || p.exitValue() != 0) {
-            throw new IOException("keytool " + args[0] + " failed: " + out);
-        }
     }
 }
