@@ -625,7 +625,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
                     parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
                     check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
                     sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, reset_mining: bool = False,
-                    seed: int = 17, hr_from: str = "", lm_lr_scale: float = 1.0):
+                    seed: int = 17, hr_from: str = "", lm_lr_scale: float = 1.0, teacher_from: str = ""):
     """Continues a finished model on augmented renders of freshly drawn scenes.
 
     The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
@@ -650,6 +650,13 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     student = MGMTiny(cfg)
     student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
     teacher = copy.deepcopy(student).eval().requires_grad_(False)
+    if teacher_from:
+        # e.g. the shipped model while continuing an earlier fine-tune: its plain-render tokens carry the
+        # letters it reads best
+        tk = torch.load(teacher_from)
+        if Config.from_dict(tk["config"]).to_dict() != cfg.to_dict():
+            raise SystemExit("--robust-teacher: another configuration than the fine-tuned model's")
+        teacher.load_state_dict({k: v.float() for k, v in tk["state"].items()})
     hr_head_state = None
     if hr_from:
         # issue 20: another HR ConvNeXt (pretrained on augmented renders) in the student; the teacher
@@ -701,7 +708,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
 
     def save(step):
         torch.save({"config": cfg.to_dict(), "state": student.state_dict(), "step": step,
-                    "robust_from": checkpoint, "robust_hr": hr_from}, os.path.join(out, "model.pt"))
+                    "robust_from": checkpoint, "robust_hr": hr_from, "robust_teacher": teacher_from}, os.path.join(out, "model.pt"))
         log(f"{tag} saved {out}/model.pt (step {step})")
 
     def check(step):
@@ -850,6 +857,8 @@ def main():
     ap.add_argument("--robust-hr", default="",
                     help="with --robust-from: put this HR ConvNeXt (an --hr-out file or a model.pt) in the "
                          "fine-tuned model first (its maps differ from the original's: distill on tokens)")
+    ap.add_argument("--robust-teacher", default="",
+                    help="with --robust-from: the model whose plain-render outputs are distilled (default: the same)")
     ap.add_argument("--robust-lm-lr-scale", type=float, default=1.0,
                     help="the LM's learning rate as a multiple of --robust-lr (when lm is in --robust-parts)")
     ap.add_argument("--hr-out", default="",
@@ -880,7 +889,8 @@ def main():
                         a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
                         a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
                         a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops,
-                        a.robust_reset_mining, hr_from=a.robust_hr, lm_lr_scale=a.robust_lm_lr_scale)
+                        a.robust_reset_mining, hr_from=a.robust_hr, lm_lr_scale=a.robust_lm_lr_scale,
+                        teacher_from=a.robust_teacher)
         return
     if a.hr_out:
         pretrain_hr_only(a.hr_out, a.scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps, a.threads)
