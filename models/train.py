@@ -356,7 +356,8 @@ def hr_state(path: str):
     ck = torch.load(path)
     if "hr_encoder" in ck:
         return ck["hr_encoder"], ck.get("letter_head")
-    return sub_state(ck["state"], "hr_encoder."), None
+    # a robustness fine-tune's model.pt keeps the HR letter head it trained (when it trained one)
+    return sub_state(ck["state"], "hr_encoder."), ck.get("hr_letter_head")
 
 
 def pretrain_hr_only(out_path: str, scenes_count: int, letter_steps: int, crop_steps: int, full_steps: int,
@@ -708,7 +709,9 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
 
     def save(step):
         torch.save({"config": cfg.to_dict(), "state": student.state_dict(), "step": step,
-                    "robust_from": checkpoint, "robust_hr": hr_from, "robust_teacher": teacher_from}, os.path.join(out, "model.pt"))
+                    "robust_from": checkpoint, "robust_hr": hr_from, "robust_teacher": teacher_from,
+                    **({"hr_letter_head": hr_letter_head.state_dict()} if use_hr_letters else {})},
+                   os.path.join(out, "model.pt"))
         log(f"{tag} saved {out}/model.pt (step {step})")
 
     def check(step):

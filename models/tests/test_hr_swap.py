@@ -36,6 +36,9 @@ class HrSwapTest(unittest.TestCase):
             sd2, hd2 = train.hr_state(mp)
             self.assertIsNone(hd2)
             self.assertEqual(set(sd2), set(model.hr_encoder.state_dict()))
+            # and the HR letter head a robustness fine-tune saved beside it
+            torch.save({"config": cfg.to_dict(), "state": model.state_dict(), "hr_letter_head": head.state_dict()}, mp)
+            self.assertTrue(torch.equal(train.hr_state(mp)[1]["bias"], head.bias))
             c2, cnx2, head2, nl = hr_letters.load(path)
             signs, views = hr_letters.views(2000, 12)
             self.assertEqual(set(views), {"plain", "augmented", "alt"})
