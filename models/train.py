@@ -261,7 +261,7 @@ def sign_val(cnx, letter_head, n_local: int, val, stride: int) -> str:
 
 
 def pretrain_hr(cfg: Config, images: np.ndarray, scenes, letter_steps: int, crop_steps: int, full_steps: int,
-                crop_batch: int = 48, full_batch: int = 8) -> HRConvNeXt:
+                crop_batch: int = 48, full_batch: int = 8, with_letter_head: bool = False):
     """Dense supervision, first on 128 px windows (most of them around a sign, so the letters get
     local supervision cheaply), then briefly on whole scenes so the deep stages see the full canvas."""
     torch.manual_seed(2)
@@ -347,7 +347,35 @@ def pretrain_hr(cfg: Config, images: np.ndarray, scenes, letter_steps: int, crop
                 log(f"letters read on held-out scenes: moving to whole scenes after {step + 1} window steps")
                 total = step + 1 + full_steps
                 crop_steps = step + 1
-    return cnx
+    return (cnx, letter_head) if with_letter_head else cnx
+
+
+def hr_state(path: str):
+    """The HR ConvNeXt's weights (and its letter head's, when there are any) from a file written by
+    `--hr-out` or from a whole model's model.pt."""
+    ck = torch.load(path)
+    if "hr_encoder" in ck:
+        return ck["hr_encoder"], ck.get("letter_head")
+    # a robustness fine-tune's model.pt keeps the HR letter head it trained (when it trained one)
+    return sub_state(ck["state"], "hr_encoder."), ck.get("hr_letter_head")
+
+
+def pretrain_hr_only(out_path: str, scenes_count: int, letter_steps: int, crop_steps: int, full_steps: int,
+                     threads: int):
+    """Issue 20: the HR ConvNeXt's pretraining alone (letters on fresh crops, then windows and whole
+    scenes of a pool), on renders drawn with the augmentation unless --no-augment; no LR ViT, no cache.
+    Writes the encoder and its letter head (for `hr_letters.py` and `--robust-hr`)."""
+    torch.set_num_threads(threads)
+    t0 = time.time()
+    cfg = Config(vocab_size=len(build_vocab()))
+    log(f"HR-only pretraining: rendering {scenes_count} training scenes (seed {TRAIN_SEED}, augment {AUGMENT})")
+    scenes, images = render_pool(TRAIN_SEED, scenes_count, workers=max(1, threads))
+    cnx, letter_head = pretrain_hr(cfg, images, scenes, letter_steps, crop_steps, full_steps, with_letter_head=True)
+    os.makedirs(os.path.dirname(os.path.abspath(out_path)), exist_ok=True)
+    torch.save({"config": cfg.to_dict(), "hr_encoder": cnx.state_dict(), "letter_head": letter_head.state_dict(),
+                "augment": AUGMENT, "steps": [letter_steps, crop_steps, full_steps], "scenes": scenes_count},
+               out_path)
+    log(f"HR-only pretraining done in {(time.time() - t0) / 60:.1f} min: {out_path}")
 
 
 @torch.no_grad()
@@ -598,7 +626,7 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
                     parts: str, batch: int, tasks_per_image: int, distill: float, mining_attention_weight: float,
                     check_every: int, threads: int, aux_letters: float = 1.0, distill_on: str = "hr",
                     sign_weight: float = 20.0, hr_letters: float = 0.0, crops: int = 32, reset_mining: bool = False,
-                    seed: int = 17):
+                    seed: int = 17, hr_from: str = "", lm_lr_scale: float = 1.0, teacher_from: str = ""):
     """Continues a finished model on augmented renders of freshly drawn scenes.
 
     The shipped model had learnt one rasteriser's glyphs: on an independent renderer's signs its HR
@@ -623,41 +651,67 @@ def robust_finetune(checkpoint: str, tokenizer: str, work: str, out_name: str, s
     student = MGMTiny(cfg)
     student.load_state_dict({k: v.float() for k, v in ck["state"].items()})
     teacher = copy.deepcopy(student).eval().requires_grad_(False)
+    if teacher_from:
+        # e.g. the shipped model while continuing an earlier fine-tune: its plain-render tokens carry the
+        # letters it reads best
+        tk = torch.load(teacher_from)
+        if Config.from_dict(tk["config"]).to_dict() != cfg.to_dict():
+            raise SystemExit("--robust-teacher: another configuration than the fine-tuned model's")
+        teacher.load_state_dict({k: v.float() for k, v in tk["state"].items()})
+    hr_head_state = None
+    if hr_from:
+        # issue 20: another HR ConvNeXt (pretrained on augmented renders) in the student; the teacher
+        # keeps the original one, so only the visual tokens can be compared, not the HR maps
+        if not cfg.use_hr:
+            raise SystemExit("--robust-hr: this checkpoint has no HR branch")
+        if distill > 0 and distill_on == "hr":
+            raise SystemExit("--robust-hr: the new encoder's maps are not the original's; "
+                             "use --robust-distill-on tokens or --robust-distill 0")
+        hr_sd, hr_head_state = hr_state(hr_from)
+        student.hr_encoder.load_state_dict(hr_sd)
     if reset_mining and student.projector.mining is not None:
         # issue 20's measurement: mining learnt from the answer loss alone (no auxiliary losses), here
         # from fresh weights under the trained LM
         student.projector.mining = type(student.projector.mining)(cfg)
     student.eval().requires_grad_(False)        # no dropout or batch statistics: eval mode throughout
     named = {"hr": student.hr_encoder, "lr": student.lr_encoder, "projector": student.projector, "lm": student.lm}
-    params = []
+    params, lm_params = [], []
     for part in parts.split(","):
         if named.get(part) is None:
             if part == "hr" and not cfg.use_hr:
                 continue      # the LR-only ablation has no HR branch: the same run trains the rest
             raise SystemExit(f"--robust-parts: unknown or absent part {part!r}")
         named[part].requires_grad_(True)
-        params += list(named[part].parameters())
+        (lm_params if part == "lm" else params).extend(named[part].parameters())
     tok = Tokenizer.load(tokenizer)
     image_id = tok.id("<image>")
     letter_head = nn.Linear(cfg.lm_dim, 3 * 32)
     n_local = cfg.cnx_dims[0] + cfg.cnx_dims[1]
     hr_letter_head = nn.Conv2d(n_local, 3 * 32, 1)
+    if hr_head_state is not None:
+        hr_letter_head.load_state_dict(hr_head_state)   # the swapped-in encoder's own letter head
     use_hr_letters = cfg.use_hr and hr_letters > 0 and student.hr_encoder.stem[0].weight.requires_grad
     # the fresh heads learn faster than the pretrained parts they read
     groups = [{"params": params, "scale": 1.0},
               {"params": list(letter_head.parameters()) + list(hr_letter_head.parameters()), "scale": 5.0}]
+    if lm_params:
+        groups.append({"params": lm_params, "scale": lm_lr_scale})
+    params = params + lm_params
     opt = torch.optim.AdamW(groups, lr=lr, weight_decay=0.01, betas=(0.9, 0.98))
     crop_rng = random.Random(seed + 1)
     rng = random.Random(seed)
     out = os.path.join(work, out_name)
     os.makedirs(out, exist_ok=True)
     tag = f"[{out_name}]"
-    log(f"{tag} robustness fine-tune of {checkpoint}: {parts} train, {steps} steps, lr {lr}, "
-        f"{batch} images x {tasks_per_image} tasks, distill {distill}")
+    log(f"{tag} robustness fine-tune of {checkpoint}: {parts} train, {steps} steps, lr {lr} (LM x{lm_lr_scale}), "
+        f"{batch} images x {tasks_per_image} tasks, distill {distill} on {distill_on}"
+        + (f", HR encoder from {hr_from}" if hr_from else ""))
 
     def save(step):
         torch.save({"config": cfg.to_dict(), "state": student.state_dict(), "step": step,
-                    "robust_from": checkpoint}, os.path.join(out, "model.pt"))
+                    "robust_from": checkpoint, "robust_hr": hr_from, "robust_teacher": teacher_from,
+                    **({"hr_letter_head": hr_letter_head.state_dict()} if use_hr_letters else {})},
+                   os.path.join(out, "model.pt"))
         log(f"{tag} saved {out}/model.pt (step {step})")
 
     def check(step):
@@ -803,6 +857,15 @@ def main():
     ap.add_argument("--robust-crops", type=int, default=32, help="crops per step for that")
     ap.add_argument("--robust-reset-mining", action="store_true",
                     help="start mining from fresh weights (to measure what the losses given teach it)")
+    ap.add_argument("--robust-hr", default="",
+                    help="with --robust-from: put this HR ConvNeXt (an --hr-out file or a model.pt) in the "
+                         "fine-tuned model first (its maps differ from the original's: distill on tokens)")
+    ap.add_argument("--robust-teacher", default="",
+                    help="with --robust-from: the model whose plain-render outputs are distilled (default: the same)")
+    ap.add_argument("--robust-lm-lr-scale", type=float, default=1.0,
+                    help="the LM's learning rate as a multiple of --robust-lr (when lm is in --robust-parts)")
+    ap.add_argument("--hr-out", default="",
+                    help="pretrain the HR ConvNeXt alone (--hr-*-steps, --scenes, --threads) into this file, then stop")
     a = ap.parse_args()
     global AUGMENT
     AUGMENT = not a.no_augment
@@ -829,7 +892,11 @@ def main():
                         a.robust_parts, a.robust_batch, a.robust_tasks, a.robust_distill,
                         a.mining_attention_weight, a.check_every, a.threads, a.robust_aux_letters,
                         a.robust_distill_on, a.robust_sign_weight, a.robust_hr_letters, a.robust_crops,
-                        a.robust_reset_mining)
+                        a.robust_reset_mining, hr_from=a.robust_hr, lm_lr_scale=a.robust_lm_lr_scale,
+                        teacher_from=a.robust_teacher)
+        return
+    if a.hr_out:
+        pretrain_hr_only(a.hr_out, a.scenes, a.hr_letter_steps, a.hr_crop_steps, a.hr_full_steps, a.threads)
         return
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
