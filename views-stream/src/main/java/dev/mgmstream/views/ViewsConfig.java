@@ -9,6 +9,7 @@ import java.util.Properties;
 
 import dev.mgmstream.pipeline.config.ConfigKey;
 import dev.mgmstream.pipeline.config.KeyedConfig;
+import dev.mgmstream.pipeline.kafka.KafkaClientConfigs;
 import dev.mgmstream.pipeline.stage.StageSettings;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.streams.StreamsConfig;
@@ -131,17 +132,8 @@ public final class ViewsConfig extends KeyedConfig {
         // view could show: it is logged and skipped rather than stopping every view. The stage that wrote it
         // has already dead-lettered or answered it.
         p.put(StreamsConfig.DESERIALIZATION_EXCEPTION_HANDLER_CLASS_CONFIG, LogAndContinueExceptionHandler.class);
-        all().forEach((k, v) -> {
-            if (k.startsWith("kafka.consumer.")) {
-                p.put(StreamsConfig.consumerPrefix(k.substring("kafka.consumer.".length())), v);
-            } else if (k.startsWith("kafka.producer.")) {
-                p.put(StreamsConfig.producerPrefix(k.substring("kafka.producer.".length())), v);
-            } else if (k.startsWith("kafka.admin.")) {
-                p.put(StreamsConfig.adminClientPrefix(k.substring("kafka.admin.".length())), v);
-            } else if (k.startsWith("kafka.")) {
-                p.put(k.substring("kafka.".length()), v);
-            }
-        });
+        // the kafka.* pass-through as every client of the project reads it, last so that it wins
+        KafkaClientConfigs.streams(p.getProperty(StreamsConfig.BOOTSTRAP_SERVERS_CONFIG), all()).forEach(p::put);
         return p;
     }
 }
