@@ -328,6 +328,26 @@ BPE_TEXT = (
     "Please read the menu board: coffee, tea, juice and sandwiches, each with its price in dollars.")
 
 
+def _pair_counts(words: List[List[str]], allowed=lambda a, b: True) -> Dict[Tuple[str, str], int]:
+    """How often each adjacent pair of symbols occurs, in first-seen order (ties go to the first)."""
+    pairs: Dict[Tuple[str, str], int] = {}
+    for w in words:
+        for a, b in zip(w, w[1:]):
+            if allowed(a, b):
+                pairs[a, b] = pairs.get((a, b), 0) + 1
+    return pairs
+
+
+def _apply_merge(words: List[List[str]], a: str, b: str) -> None:
+    """Joins every a-then-b in place, left to right, as BPE applies a merge."""
+    for w in words:
+        i = 0
+        while i < len(w) - 1:
+            if w[i] == a and w[i + 1] == b:
+                w[i:i + 2] = [a + b]
+            i += 1
+
+
 def gemma_tokenizer(vocab_size: int) -> dict:
     """A tokenizer.json shaped like Gemma's, with vocab_size ids: the special tokens, every printable
     ASCII character and newline, then merges learnt greedily (most frequent adjacent pair first) on
@@ -343,22 +363,13 @@ def gemma_tokenizer(vocab_size: int) -> dict:
     words = [list(p.replace(" ", SPACE)) for p in pieces]
     merges = []
     while len(vocab) < vocab_size:
-        pairs: Dict[Tuple[str, str], int] = {}
-        for w in words:
-            for a, b in zip(w, w[1:]):
-                pairs[a, b] = pairs.get((a, b), 0) + 1
+        pairs = _pair_counts(words)
         if not pairs:
             raise ValueError("BPE_TEXT is too short for the vocabulary")
-        best = max(pairs, key=lambda p: (pairs[p], -len(merges)))
-        a, b = best
+        a, b = max(pairs, key=lambda p: pairs[p])
         merges.append(f"{a} {b}")
         vocab[a + b] = len(vocab)
-        for w in words:
-            i = 0
-            while i < len(w) - 1:
-                if w[i] == a and w[i + 1] == b:
-                    w[i:i + 2] = [a + b]
-                i += 1
+        _apply_merge(words, a, b)
     added = [{"id": i, "content": t, "single_word": False, "lstrip": False, "rstrip": False,
               "normalized": False, "special": True} for i, t in enumerate(GEMMA_SPECIALS)]
     return {
@@ -403,22 +414,13 @@ def llama3_tokenizer(vocab_size: int) -> dict:
     words = [list(byte_level(p)) for p in _split(_compiled(LLAMA3_PATTERN), text, "Isolated", False)]
     merges = []
     while len(vocab) < regular:
-        pairs: Dict[Tuple[str, str], int] = {}
-        for w in words:
-            for a, b in zip(w, w[1:]):
-                pairs[a, b] = pairs.get((a, b), 0) + 1
-        pairs = {p: n for p, n in pairs.items() if f"{p[0]} {p[1]}" not in merges}
+        pairs = _pair_counts(words, lambda a, b: f"{a} {b}" not in merges)
         if not pairs:
             raise ValueError("BPE_TEXT is too short for the vocabulary")
         a, b = max(pairs, key=lambda p: pairs[p])
         merges.append(f"{a} {b}")
         vocab.setdefault(a + b, len(vocab))
-        for w in words:
-            i = 0
-            while i < len(w) - 1:
-                if w[i] == a and w[i + 1] == b:
-                    w[i:i + 2] = [a + b]
-                i += 1
+        _apply_merge(words, a, b)
     specials = [LLAMA3_NAMED.get(i) for i in range(vocab_size - regular)]
     reserved = iter(range(vocab_size))
     specials = [s or f"<|reserved_special_token_{next(reserved)}|>" for s in specials]
@@ -467,22 +469,13 @@ def vicuna_sentencepiece(vocab_size: int):
     words = [list(p.replace(" ", SPACE)) for p in re.findall(r"(?<=\n)[^ \n]+| ?[^ \n]+", text)]
     learnt: List[str] = []
     while fixed + len(learnt) < vocab_size:
-        pairs: Dict[Tuple[str, str], int] = {}
-        for w in words:
-            for a, b in zip(w, w[1:]):
-                if not set(a + b) & set("<>\n"):
-                    pairs[a, b] = pairs.get((a, b), 0) + 1
+        pairs = _pair_counts(words, lambda a, b: not set(a + b) & set("<>\n"))
         if not pairs:
             raise ValueError("VICUNA_TEXT is too short for the vocabulary")
         a, b = max(pairs, key=lambda p: pairs[p])  # the first seen among the most frequent
         if a + b not in learnt:
             learnt.append(a + b)
-        for w in words:
-            i = 0
-            while i < len(w) - 1:
-                if w[i] == a and w[i + 1] == b:
-                    w[i:i + 2] = [a + b]
-                i += 1
+        _apply_merge(words, a, b)
     m = spm.ModelProto()
     m.pieces = [spm.Piece.make("<unk>", 0.0, spm.UNKNOWN), spm.Piece.make("<s>", 0.0, spm.CONTROL),
                 spm.Piece.make("</s>", 0.0, spm.CONTROL)]

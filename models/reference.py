@@ -79,30 +79,45 @@ def main():
     if a.trace or a.tower_root:
         ap.error("--trace and --tower-root need --checkpoint")
     model = Loaded.from_dir(a.model)
-    base = os.path.dirname(os.path.abspath(a.input))
+
+    def answer(img, kind, prompt, task_id):
+        text = model.answer(img, prompt, a.max_new_tokens)
+        return text, generation_prompt(text) if kind == "generate" else None
+
+    run_tasks(a.input, a.output, world.CAPTION_PROMPT, answer,
+              failed_reason="the answer has no well-formed <h>...</h> generation prompt")
+
+
+def read_image(path: str):
+    try:
+        img = Image.open(path)
+        img.load()
+        return img.convert("RGB")
+    except (OSError, UnidentifiedImageError) as e:
+        raise ValueError(f"cannot read image {path}: {e}")
+
+
+def run_tasks(input_path, output_path, caption_prompt, answer, failed_reason):
+    """One result line for every task line, in order: `answer(img, kind, prompt, task_id)` returns the
+    answer and, for a generate task, its generation prompt (None or blank fails the task); a task that
+    cannot be read or parsed is rejected with the reason."""
+    base = os.path.dirname(os.path.abspath(input_path))
     t0, n, counts = time.time(), 0, {"ok": 0, "rejected": 0, "failed": 0}
-    with open(a.input) as fin, open(a.output, "w") as fout:
+    with open(input_path) as fin, open(output_path, "w") as fout:
         for lineno, line in enumerate(fin, 1):
             if not line.strip():
                 continue
             n += 1
             res = {"task_id": f"line-{lineno}", "status": "ok"}
             try:
-                task_id, path, kind, prompt = parse(line, lineno, base)
+                task_id, path, kind, prompt = parse(line, lineno, base, caption_prompt)
                 res["task_id"] = task_id
-                try:
-                    img = Image.open(path)
-                    img.load()
-                    img = img.convert("RGB")
-                except (OSError, UnidentifiedImageError) as e:
-                    raise ValueError(f"cannot read image {path}: {e}")
-                answer = model.answer(img, prompt, a.max_new_tokens)
-                res["answer"] = answer
+                text, gp = answer(read_image(path), kind, prompt, task_id)
+                res["answer"] = text
                 if kind == "generate":
-                    gp = generation_prompt(answer)
-                    if gp is None:
+                    if gp is None or not gp.strip():
                         res["status"] = "failed"
-                        res["reason"] = "the answer has no well-formed <h>...</h> generation prompt"
+                        res["reason"] = failed_reason
                     else:
                         res["generation_prompt"] = gp
             except ValueError as e:
@@ -115,61 +130,29 @@ def main():
     print(f"{n} tasks in {dt:.1f}s ({n / max(dt, 1e-9):.2f} tasks/s): {counts}", file=sys.stderr)
 
 
-def read_image(path: str):
-    try:
-        img = Image.open(path)
-        img.load()
-        return img.convert("RGB")
-    except (OSError, UnidentifiedImageError) as e:
-        raise ValueError(f"cannot read image {path}: {e}")
-
-
 def run_checkpoint(a):
     import torch
     from mgm.official.reference import OFFICIAL_CAPTION_PROMPT, Reference, official_generation_prompt
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1") or 1))
     ref = Reference(a.checkpoint, a.tower_root, a.chat_template)
-    base = os.path.dirname(os.path.abspath(a.input))
-    t0, n, counts = time.time(), 0, {"ok": 0, "rejected": 0, "failed": 0}
     trace = open(a.trace, "w") if a.trace else None
+
+    def answer(img, kind, prompt, task_id):
+        out = ref.run(img, prompt, kind == "generate", a.max_new_tokens)
+        if trace:
+            g = out["generation"]
+            trace.write(json.dumps({
+                "task_id": task_id, "input_ids": out["input_ids"], "tokens": g.tokens,
+                "finish": g.finish, "logits": [row.tolist() for row in g.logits]}) + "\n")
+            trace.flush()
+        return out["answer"], official_generation_prompt(out["answer"]) if kind == "generate" else None
+
     try:
-        with open(a.input) as fin, open(a.output, "w") as fout:
-            for lineno, line in enumerate(fin, 1):
-                if not line.strip():
-                    continue
-                n += 1
-                res = {"task_id": f"line-{lineno}", "status": "ok"}
-                try:
-                    task_id, path, kind, prompt = parse(line, lineno, base, OFFICIAL_CAPTION_PROMPT)
-                    res["task_id"] = task_id
-                    img = read_image(path)
-                    out = ref.run(img, prompt, kind == "generate", a.max_new_tokens)
-                    res["answer"] = out["answer"]
-                    if kind == "generate":
-                        gp = official_generation_prompt(out["answer"])
-                        if gp is None or not gp.strip():
-                            res["status"] = "failed"
-                            res["reason"] = "the answer has no <h>...</h> generation prompt"
-                        else:
-                            res["generation_prompt"] = gp
-                    if trace:
-                        g = out["generation"]
-                        trace.write(json.dumps({
-                            "task_id": task_id, "input_ids": out["input_ids"], "tokens": g.tokens,
-                            "finish": g.finish, "logits": [row.tolist() for row in g.logits]}) + "\n")
-                        trace.flush()
-                except ValueError as e:
-                    res["status"] = "rejected"
-                    res["reason"] = str(e)
-                counts[res["status"]] += 1
-                fout.write(json.dumps(res) + "\n")
-                fout.flush()
+        run_tasks(a.input, a.output, OFFICIAL_CAPTION_PROMPT, answer,
+                  failed_reason="the answer has no <h>...</h> generation prompt")
     finally:
         if trace:
             trace.close()
-    dt = time.time() - t0
-    print(f"{n} tasks in {dt:.1f}s ({n / max(dt, 1e-9):.2f} tasks/s): {counts}", file=sys.stderr)
-
 
 if __name__ == "__main__":
     main()
