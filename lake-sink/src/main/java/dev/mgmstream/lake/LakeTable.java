@@ -46,6 +46,16 @@ public final class LakeTable implements Closeable {
         Catalog catalog = catalog(settings);
         try {
             return new LakeTable(catalog, loadOrCreate(catalog, settings));
+        } catch (UnsupportedOperationException e) {
+            closeQuietly(catalog);
+            if (String.valueOf(e.getMessage()).contains("getSubject")) {
+                throw new IllegalStateException("the lake at " + settings.warehouse() + " is written through Hadoop's "
+                        + "file system client, whose user lookup (Subject.getSubject) Java 23 and later no longer "
+                        + "allow (this is Java " + Runtime.version().feature() + "): run the sink with Java 17 to 22, "
+                        + "or put the lake's files on object storage (s3://, S3FileIO), which does not go through "
+                        + "Hadoop", e);
+            }
+            throw e;
         } catch (RuntimeException e) {
             closeQuietly(catalog);
             throw e;

@@ -23,11 +23,26 @@ import java.util.Map;
  *                 Spinning shortens one session's latency when it has the cores to itself; with several
  *                 sessions sharing a few cores (a pipeline's stages in one process) the spinning threads
  *                 take the cores the working ones need.
+ * @param ioBinding whether the language model's decoder keeps its KV cache in the provider's memory between
+ *                  steps (ONNX Runtime's I/O binding, module model-runtime-bound, Java 22+) instead of handing it
+ *                  to Java and back each step; on the CPU provider it runs the same path in host memory.
  */
 public record EngineOptions(String provider, int deviceId, int interOpThreads, int intraOpThreads,
-                            String trtCacheDir, Map<String, String> trtProfiles, boolean spinWait) {
+                            String trtCacheDir, Map<String, String> trtProfiles, boolean spinWait,
+                            boolean ioBinding) {
 
     public static final EngineOptions CPU = new EngineOptions("cpu", 0, 0, 0, null, Map.of(), true);
+
+    public EngineOptions(String provider, int deviceId, int interOpThreads, int intraOpThreads, String trtCacheDir,
+                         Map<String, String> trtProfiles, boolean spinWait) {
+        this(provider, deviceId, interOpThreads, intraOpThreads, trtCacheDir, trtProfiles, spinWait, false);
+    }
+
+    /** The same options with I/O binding of the decoder's cache on or off. */
+    public EngineOptions withIoBinding(boolean on) {
+        return new EngineOptions(provider, deviceId, interOpThreads, intraOpThreads, trtCacheDir, trtProfiles,
+                spinWait, on);
+    }
 
     public EngineOptions {
         if (!provider.equals("cpu") && !provider.equals("cuda") && !provider.equals("tensorrt")) {
@@ -61,6 +76,18 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
         return new EngineOptions("cpu", 0, 1, intraOpThreads, null, Map.of(), true);
     }
 
+    /** The TensorRT provider's options as ONNX Runtime names them: fp16, the engine cache, the shape profiles. */
+    public Map<String, String> tensorRtOptions() {
+        Map<String, String> o = new java.util.LinkedHashMap<>();
+        o.put("trt_fp16_enable", "1");
+        o.put("trt_engine_cache_enable", "1");
+        if (trtCacheDir != null) {
+            o.put("trt_engine_cache_path", trtCacheDir);
+        }
+        o.putAll(trtProfiles);
+        return o;
+    }
+
     Device device() {
         return provider.equals("cpu") ? Device.cpu() : Device.gpu(deviceId);
     }
@@ -81,12 +108,7 @@ public record EngineOptions(String provider, int deviceId, int interOpThreads, i
             }
             if (provider.equals("tensorrt")) {
                 OrtTensorRTProviderOptions trt = new OrtTensorRTProviderOptions(deviceId);
-                trt.add("trt_fp16_enable", "1");
-                trt.add("trt_engine_cache_enable", "1");
-                if (trtCacheDir != null) {
-                    trt.add("trt_engine_cache_path", trtCacheDir);
-                }
-                for (Map.Entry<String, String> e : trtProfiles.entrySet()) {
+                for (Map.Entry<String, String> e : tensorRtOptions().entrySet()) {
                     trt.add(e.getKey(), e.getValue());
                 }
                 so.addTensorrt(trt);

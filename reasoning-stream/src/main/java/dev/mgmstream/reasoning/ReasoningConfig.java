@@ -30,6 +30,11 @@ public final class ReasoningConfig extends KeyedConfig {
             "Whether ONNX Runtime's idle threads spin-wait between operators (lower latency for a session "
                     + "that has the cores to itself) or sleep (leaves the cores to the other stages and sessions of "
                     + "the process; faster on a small machine running the whole pipeline).");
+    public static final ConfigKey ENGINE_IO_BINDING = new ConfigKey("reasoning.engine.io.binding", "false",
+            "Keep the decoder's KV cache in the provider's memory between steps (ONNX Runtime's I/O binding) instead "
+                    + "of handing it to Java and back every step: on cuda and tensorrt the cache then stays on the "
+                    + "GPU. Needs Java 22 or newer (JAVA_HOME) and the model-runtime-bound module in lib/, which a "
+                    + "build with a JDK 22+ includes; on cpu it runs the same path in host memory.");
     public static final ConfigKey TRT_CACHE_DIR = new ConfigKey("reasoning.engine.trt.cache.dir", "",
             "Where the tensorrt provider keeps built engines, so that a restart does not rebuild them; empty is "
                     + "ONNX Runtime's default.");
@@ -81,8 +86,8 @@ public final class ReasoningConfig extends KeyedConfig {
             "Connect and socket timeout of S3 requests.");
 
     public static final List<ConfigKey> KEYS = List.of(MODEL_DIRS, ENGINE_PROVIDER, ENGINE_DEVICE,
-            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, TRT_CACHE_DIR, TRT_MIN_SHAPES, TRT_OPT_SHAPES,
-            TRT_MAX_SHAPES,
+            ENGINE_INTRA_THREADS, ENGINE_INTER_THREADS, ENGINE_SPIN_WAIT, ENGINE_IO_BINDING, TRT_CACHE_DIR,
+            TRT_MIN_SHAPES, TRT_OPT_SHAPES, TRT_MAX_SHAPES,
             SLOTS, BATCHING, ADMIT_MIN_FREE, WORKERS, MAX_NEW_TOKENS, TOP_K,
             GENERATE_OUTPUT, CLAIM_CHECK_ROOTS, S3_ENDPOINT, S3_REGION, S3_PATH_STYLE, S3_ACCESS_KEY, S3_SECRET_KEY,
             S3_TIMEOUT);
@@ -114,7 +119,8 @@ public final class ReasoningConfig extends KeyedConfig {
     public EngineOptions engine() {
         return EngineOptions.fromSettings(text(ENGINE_PROVIDER), (int) number(ENGINE_DEVICE),
                 (int) number(ENGINE_INTER_THREADS), (int) number(ENGINE_INTRA_THREADS), text(TRT_CACHE_DIR),
-                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES), flag(ENGINE_SPIN_WAIT));
+                text(TRT_MIN_SHAPES), text(TRT_OPT_SHAPES), text(TRT_MAX_SHAPES), flag(ENGINE_SPIN_WAIT))
+                .withIoBinding(flag(ENGINE_IO_BINDING));
     }
 
     public BatchingOptions batching() {

@@ -20,6 +20,7 @@ class ReasoningConfigTest {
         assertThat(b.slots()).isEqualTo(32);
         assertThat(b.admitMinFree()).isEqualTo(8);
         assertThat(c.engine().provider()).isEqualTo("cpu");
+        assertThat(c.engine().ioBinding()).isFalse();
         assertThat(c.generateOutput()).isEqualTo(ReasoningConfig.GenerateOutput.REQUEST);
         assertThat(c.modelDirs()).containsExactly(Path.of("models/mgm-tiny"));
     }
@@ -32,6 +33,8 @@ class ReasoningConfigTest {
         assertThat(c.generateOutput()).isEqualTo(ReasoningConfig.GenerateOutput.BOTH);
         assertThat(c.modelDirs()).containsExactly(Path.of("a"), Path.of("b"));
         assertThat(c.maxNewTokens()).isEqualTo(12);
+        assertThat(new ReasoningConfig(Map.of("reasoning.engine.provider", "cuda", "reasoning.engine.io.binding", "true"))
+                .engine()).extracting(e -> e.provider(), e -> e.ioBinding()).containsExactly("cuda", true);
     }
 
     @Test

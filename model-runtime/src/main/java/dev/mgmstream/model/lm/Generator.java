@@ -1,13 +1,10 @@
 package dev.mgmstream.model.lm;
 
 import ai.djl.inference.Predictor;
-import ai.djl.ndarray.NDArray;
 import ai.djl.ndarray.NDList;
 import ai.djl.ndarray.NDManager;
-import ai.djl.ndarray.types.Shape;
 import ai.djl.translate.TranslateException;
 import dev.mgmstream.model.ModelManifest;
-import dev.mgmstream.model.Tensors;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -35,7 +32,7 @@ public final class Generator implements AutoCloseable {
     private final ModelManifest.LanguageModel spec;
     private final BatchingOptions options;
     private final Predictor<NDList, NDList> embed;
-    private final Predictor<NDList, NDList> decoder;
+    private final DecoderBackend.Stepper decoder;
     private final NDManager root;
     private GenerationStats stats = GenerationStats.ZERO;
     private LogitsObserver observer;
@@ -60,9 +57,9 @@ public final class Generator implements AutoCloseable {
         this.lm = lm;
         this.spec = lm.spec();
         this.options = options;
-        this.root = lm.decoderGraph().manager().newSubManager();
+        this.root = lm.embedGraph().manager().newSubManager();
         this.embed = lm.embedGraph().newPredictor();
-        this.decoder = lm.decoderGraph().newPredictor();
+        this.decoder = lm.decoder().newStepper();
     }
 
     /** Everything this generator has done so far. */
@@ -74,9 +71,9 @@ public final class Generator implements AutoCloseable {
         return options;
     }
 
-    /** Native arrays this generator holds right now; zero between calls, whatever the last call did. */
+    /** Native tensors this generator holds right now; zero between calls, whatever the last call did. */
     int liveArrays() {
-        return root.getManagedArrays().size();
+        return root.getManagedArrays().size() + decoder.liveTensors();
     }
 
     /** One sequence's state while it decodes. */
@@ -212,8 +209,7 @@ public final class Generator implements AutoCloseable {
                             merged = fresh;
                         } else {
                             try {
-                                merged = KvCache.repack(root, cache, keepOld, fresh, keepNew, spec.numKvHeads(),
-                                        spec.headDim());
+                                merged = KvCache.repack(decoder, cache, keepOld, fresh, keepNew);
                             } finally {
                                 fresh.close();
                             }
@@ -233,8 +229,7 @@ public final class Generator implements AutoCloseable {
                 } else if (options.mode() == BatchingOptions.Mode.CONTINUOUS && live > 0 && rows.size() - live >= live) {
                     // Finished rows still cost compute every step; once they are half the batch, drop them.
                     long a = System.nanoTime();
-                    KvCache merged = KvCache.repack(root, cache, liveRows(rows), null, List.of(), spec.numKvHeads(),
-                            spec.headDim());
+                    KvCache merged = KvCache.repack(decoder, cache, liveRows(rows), null, List.of());
                     cache.close();
                     cache = merged;
                     rows.removeIf(s -> s.done);
@@ -315,39 +310,35 @@ public final class Generator implements AutoCloseable {
                 lookup[i] = lm.padId();   // the image's rows are overwritten; a sentinel id is not in the table
             }
         }
+        float[] x;
         try (NDManager m = root.newSubManager()) {
-            float[] x = lm.embeddings().lookup(lookup, embed, m);   // (b, t, d), scaled text embeddings
-            for (int i = 0; i < b; i++) {
-                Prompt p = group.get(i).prompt;
-                int v = 0;
-                for (int j = start[i]; j < t; j++) {
-                    if (ids[i * t + j] == lm.imageTokenId()) {
-                        System.arraycopy(p.visualTokens(), v * d, x, (i * t + j) * d, d);
-                        v++;
-                    }
-                }
-            }
-            NDList in = new NDList();
-            in.add(named(Tensors.create(m, x, new Shape(b, t, d), lm.embedsType()), LanguageModel.INPUTS_EMBEDS));
-            in.add(named(m.create(mask, new Shape(b, t)), LanguageModel.ATTENTION_MASK));
-            in.add(named(m.create(pos, new Shape(b, t)), LanguageModel.POSITION_IDS));
-            in.addAll(KvCache.emptyPast(m, spec, b));
-            NDList res = decoder.predict(in);
-            float[] logits = Tensors.toFloats(res.get("logits"));   // (b, t, vocab), or (b, 1, vocab)
-            int per = spec.decoder().lastLogitsOnly() ? 1 : t;
-            KvCache fresh = KvCache.adopt(root, res, spec.decoder(), spec.numLayers(), b, t, start);
-            try {
-                for (int i = 0; i < b; i++) {
-                    Seq s = group.get(i);
-                    s.nextPosition = s.prompt.length();
-                    s.accept(choose(s, logits, (i * per + per - 1) * vocab, vocab));
-                }
-            } catch (RuntimeException e) {
-                fresh.close();
-                throw e;
-            }
-            return fresh;
+            x = lm.embeddings().lookup(lookup, embed, m);   // (b, t, d), scaled text embeddings
         }
+        for (int i = 0; i < b; i++) {
+            Prompt p = group.get(i).prompt;
+            int v = 0;
+            for (int j = start[i]; j < t; j++) {
+                if (ids[i * t + j] == lm.imageTokenId()) {
+                    System.arraycopy(p.visualTokens(), v * d, x, (i * t + j) * d, d);
+                    v++;
+                }
+            }
+        }
+        DecoderBackend.Step res = decoder.run(x, mask, pos, b, t, null);
+        float[] logits = res.logits();   // (b, t, vocab), or (b, 1, vocab)
+        int per = spec.decoder().lastLogitsOnly() ? 1 : t;
+        KvCache fresh = new KvCache(res.present(), start);
+        try {
+            for (int i = 0; i < b; i++) {
+                Seq s = group.get(i);
+                s.nextPosition = s.prompt.length();
+                s.accept(choose(s, logits, (i * per + per - 1) * vocab, vocab));
+            }
+        } catch (RuntimeException e) {
+            fresh.close();
+            throw e;
+        }
+        return fresh;
     }
 
     /** One decode step for every row (finished rows ride along until the next re-pack). */
@@ -364,37 +355,27 @@ public final class Generator implements AutoCloseable {
             pos[i] = s.done ? 0 : s.nextPosition;
             Arrays.fill(mask, i * (p + 1) + cache.start[i], (i + 1) * (p + 1), 1L);
         }
+        float[] x;
         try (NDManager m = root.newSubManager()) {
-            NDArray x = Tensors.create(m, lm.embeddings().lookup(ids, embed, m), new Shape(r, 1, spec.hiddenSize()),
-                    lm.embedsType());
-            NDList in = new NDList();
-            in.add(named(x, LanguageModel.INPUTS_EMBEDS));
-            in.add(named(m.create(mask, new Shape(r, p + 1)), LanguageModel.ATTENTION_MASK));
-            in.add(named(m.create(pos, new Shape(r, 1)), LanguageModel.POSITION_IDS));
-            in.addAll(cache.asPast(spec.decoder()));
-            NDList res = decoder.predict(in);
-            float[] logits = Tensors.toFloats(res.get("logits"));   // (r, 1, vocab)
-            KvCache next = KvCache.adopt(root, res, spec.decoder(), spec.numLayers(), r, p + 1, cache.start);
-            try {
-                for (int i = 0; i < r; i++) {
-                    Seq s = rows.get(i);
-                    if (!s.done) {
-                        s.nextPosition++;
-                        s.accept(choose(s, logits, i * vocab, vocab));
-                    }
-                }
-            } catch (RuntimeException e) {
-                next.close();
-                throw e;
-            }
-            cache.close();
-            return next;
+            x = lm.embeddings().lookup(ids, embed, m);
         }
-    }
-
-    private static NDArray named(NDArray a, String name) {
-        a.setName(name);
-        return a;
+        DecoderBackend.Step res = decoder.run(x, mask, pos, r, 1, cache.kv);
+        float[] logits = res.logits();   // (r, 1, vocab)
+        KvCache next = new KvCache(res.present(), cache.start);
+        try {
+            for (int i = 0; i < r; i++) {
+                Seq s = rows.get(i);
+                if (!s.done) {
+                    s.nextPosition++;
+                    s.accept(choose(s, logits, i * vocab, vocab));
+                }
+            }
+        } catch (RuntimeException e) {
+            next.close();
+            throw e;
+        }
+        cache.close();
+        return next;
     }
 
     @Override

@@ -43,7 +43,7 @@ public final class LanguageModel implements AutoCloseable {
     private final HuggingFaceTokenizer tokenizer;
     private final ChatPrompt chat;
     private final OnnxGraph embed;
-    private final OnnxGraph decoder;
+    private final DecoderBackend decoder;
     private final long imageTokenId;
     private final boolean imageIsSentinel;
     private final long bosId;
@@ -54,7 +54,7 @@ public final class LanguageModel implements AutoCloseable {
     private final String embedInput;
     private final TokenEmbeddings embeddings;
 
-    private LanguageModel(ModelManifest manifest, HuggingFaceTokenizer tokenizer, OnnxGraph embed, OnnxGraph decoder) {
+    private LanguageModel(ModelManifest manifest, HuggingFaceTokenizer tokenizer, OnnxGraph embed, DecoderBackend decoder) {
         this.manifest = manifest;
         this.spec = manifest.languageModel();
         this.tokenizer = tokenizer;
@@ -70,8 +70,7 @@ public final class LanguageModel implements AutoCloseable {
                     + "; a placeholder outside the vocabulary must be negative");
         }
         this.bosId = tok.addBos() && tok.bosToken() != null ? singleId(tok.bosToken(), "tokenizer.bos_token") : -1;
-        var embedsSpec = spec.decoder().inputs().get(INPUTS_EMBEDS);
-        this.embedsType = Tensors.dataType(embedsSpec == null ? null : embedsSpec.dtype());
+        this.embedsType = embedsType(spec);
         String pad = manifest.tokenizer().padToken();
         this.padId = pad == null ? 0 : singleId(pad, "tokenizer.pad_token");
         this.stopIds = new HashSet<>();
@@ -96,6 +95,33 @@ public final class LanguageModel implements AutoCloseable {
         this.embeddings = new TokenEmbeddings(spec.hiddenSize(), spec.embeddingsScale(), embedInput, EMBEDDING_CACHE_FLOATS);
     }
 
+    private static DataType embedsType(ModelManifest.LanguageModel spec) {
+        var embedsSpec = spec.decoder().inputs().get(INPUTS_EMBEDS);
+        return Tensors.dataType(embedsSpec == null ? null : embedsSpec.dtype());
+    }
+
+    /**
+     * The decoder as the engine options say: through DJL, or with {@code ioBinding} through the backend a
+     * {@link DecoderBackendProvider} on the class path offers (Java 22+).
+     */
+    static DecoderBackend openDecoder(ModelManifest manifest, EngineOptions engine) {
+        if (!engine.ioBinding()) {
+            OnnxGraph graph = OnnxGraph.load(manifest.file(manifest.languageModel().decoder().file()), engine);
+            return new DjlDecoder(graph, manifest.languageModel(), embedsType(manifest.languageModel()));
+        }
+        try {
+            for (DecoderBackendProvider p : java.util.ServiceLoader.load(DecoderBackendProvider.class)) {
+                return p.open(manifest, engine);
+            }
+        } catch (java.util.ServiceConfigurationError | UnsupportedClassVersionError e) {
+            throw new IllegalStateException("I/O binding of the decoder (reasoning.engine.io.binding) needs Java 22 or "
+                    + "later (this is Java " + Runtime.version().feature() + "): " + e.getMessage(), e);
+        }
+        throw new IllegalStateException("I/O binding of the decoder (reasoning.engine.io.binding) is on, but no "
+                + "decoder backend is on the class path: it comes with the model-runtime-bound module (the "
+                + "distribution's lib/ when built where a JDK 22+ is)");
+    }
+
     /** Loads the graphs with the given engine options (the same ones the encoders use). */
     public static LanguageModel load(ModelManifest manifest, EngineOptions engine) {
         HuggingFaceTokenizer tok;
@@ -109,10 +135,10 @@ public final class LanguageModel implements AutoCloseable {
             throw new UncheckedIOException("cannot read tokenizer of " + manifest.dir(), e);
         }
         OnnxGraph e = null;
-        OnnxGraph d = null;
+        DecoderBackend d = null;
         try {
             e = OnnxGraph.load(manifest.file(manifest.languageModel().embedTokens().file()), engine);
-            d = OnnxGraph.load(manifest.file(manifest.languageModel().decoder().file()), engine);
+            d = openDecoder(manifest, engine);
             return new LanguageModel(manifest, tok, e, d);
         } catch (RuntimeException ex) {
             if (d != null) {
@@ -289,8 +315,13 @@ public final class LanguageModel implements AutoCloseable {
         return embed;
     }
 
-    OnnxGraph decoderGraph() {
+    DecoderBackend decoder() {
         return decoder;
+    }
+
+    /** How the decoder runs and where its cache lives, for logs. */
+    public String decoderBackend() {
+        return decoder.describe();
     }
 
     String embedInputName() {

@@ -20,8 +20,9 @@ import java.util.Random;
  * The language model of an export on a GPU provider against the CPU, in one run: prefill time and decode
  * tokens/s at 1, 8 and 32 slots, with the share of decode time. Where no GPU provider can be created (no
  * CUDA, or the CPU build of ONNX Runtime on the class path) it says so and stops with status 0, so it can
- * be run anywhere. The KV cache goes through host memory each step (ONNX Runtime's Java API has no I/O
- * binding), which is what the decode figures at many slots show.
+ * be run anywhere. The KV cache goes through host memory each step (the DJL path; ONNX Runtime's Java API has
+ * no I/O binding), which is what the decode figures at many slots show; {@code IoBindingDecodeBenchmark} in
+ * model-runtime-bound compares it with the cache kept on the device.
  *
  * <p>Arguments (all optional): {@code export-dir provider new-tokens}; without an export folder, the
  * float16 export of the scaled-down Gemma test checkpoint (written by models/ at first use; "-" for it too).

@@ -149,9 +149,13 @@ class GenerationParityTest {
 
     @Test
     void nativeMemoryIsReleasedAfterEachCallAndWhenACallFails() throws Exception {
-        GoldenTasks.Task t = tasks.get(0);
+        assertReleasesNativeMemory(lm, varied(mix().subList(0, 5)), tasks.get(0));
+    }
+
+    /** After a call, and after one whose third prompt fails while the second still decodes, nothing native is held. */
+    static void assertReleasesNativeMemory(LanguageModel lm, List<Prompt> first, GoldenTasks.Task t) throws Exception {
         try (Generator g = lm.newGenerator(new BatchingOptions(2, BatchingOptions.Mode.CONTINUOUS, 1))) {
-            g.generate(varied(mix().subList(0, 5)));
+            g.generate(first);
             assertThat(g.liveArrays()).isZero();
             // The third prompt is admitted while the second still decodes, and its prefill fails (its visual
             // tokens are too short): the live KV cache and the step's tensors must still be freed.
