@@ -126,9 +126,10 @@ public final class ReasoningStage implements AutoCloseable {
                 .optDeadLetterEncoder(DeadLetterEncoder.avro(rejections.serializer(), false))
                 .optRejectionHook(ReasoningRejections.answers(answerTopic, metrics))
                 .build();
-        log.info("Reasoning stage ready: models {} on {}, {} batching over {} slots x {} generator(s), generate tasks -> {}",
-                models.ids(), rc.engine().provider(), rc.batching().mode(), rc.batching().slots(), rc.workers(),
-                rc.generateOutput());
+        log.info("Reasoning stage ready: models {} on {} (decoder: {}), {} batching over {} slots x {} generator(s), "
+                        + "generate tasks -> {}", models.ids(), rc.engine().provider(),
+                models.ids().stream().map(id -> models.get(id).orElseThrow().decoderBackend()).distinct().toList(),
+                rc.batching().mode(), rc.batching().slots(), rc.workers(), rc.generateOutput());
         return new ReasoningStage(models, metrics, definition, batch,
                 reader instanceof AutoCloseable c && claimChecks == null ? c : () -> { });
     }

@@ -11,9 +11,11 @@ import dev.mgmstream.model.vision.TensorBytes;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -21,11 +23,15 @@ import java.util.concurrent.atomic.AtomicInteger;
  * tensors as the past inputs and asks ONNX Runtime to leave the new present tensors in the provider's memory
  * (I/O binding); only the embeddings, mask and positions go in from the host and only the logits come out. On
  * the CUDA and TensorRT providers the cache therefore never crosses PCIe; re-packing rows between steps runs
- * as a small graph ({@link RepackGraph}) on the same device. On the CPU provider the same code runs with the
- * cache in host memory, which is how the tests here check it against the DJL path.
+ * as one small graph over every layer ({@link RepackGraph}) on the same device. On the CPU provider the same
+ * code runs with the cache in host memory, which is how the tests here check it against the DJL path.
  *
- * <p>The session is shared by the workers (ONNX Runtime sessions may run concurrently); each worker binds
- * through its own {@link DecoderBackend.Stepper}.
+ * <p>The sessions are shared by the workers (ONNX Runtime sessions may run concurrently); each worker binds
+ * through its own {@link DecoderBackend.Stepper}, one I/O binding per call.
+ *
+ * <p>Memory: the re-pack session has its own CUDA arena, which holds the cache a re-pack writes until the next
+ * step has replaced it, so a GPU needs room for about two caches; that arena grows by what is asked, not by
+ * powers of two.
  */
 final class BoundDecoder implements DecoderBackend {
 
@@ -42,8 +48,9 @@ final class BoundDecoder implements DecoderBackend {
     private final MemorySegment cpu;
     private final MemorySegment kvMemory;
     private final MemorySegment allocator;
+    private final AtomicBoolean closed = new AtomicBoolean();
     /** Input and output names as C strings, for the life of the decoder. */
-    private final Arena names0 = Arena.ofShared();
+    private final Arena cNames = Arena.ofShared();
     private final MemorySegment inputsEmbeds;
     private final MemorySegment attentionMask;
     private final MemorySegment positionIds;
@@ -52,8 +59,11 @@ final class BoundDecoder implements DecoderBackend {
     private final MemorySegment[] pastValues;
     private final MemorySegment[] presentKeys;
     private final MemorySegment[] presentValues;
-    private final MemorySegment[] repackInputs;
-    private final MemorySegment repackOutput;
+    /** The re-pack graph's names: per cache tensor (layer l's key 2l, value 2l + 1) a, b, out; then the indices. */
+    private final MemorySegment[] repackA;
+    private final MemorySegment[] repackB;
+    private final MemorySegment[] repackOut;
+    private final MemorySegment[] repackIndex;
 
     BoundDecoder(ModelManifest manifest, EngineOptions engine) {
         this.spec = manifest.languageModel();
@@ -63,25 +73,32 @@ final class BoundDecoder implements DecoderBackend {
         this.embedsType = elementType(embedsSpec == null ? null : embedsSpec.dtype());
         this.kvType = elementType(names.kvElementType());
         int layers = spec.numLayers();
-        inputsEmbeds = names0.allocateFrom("inputs_embeds");
-        attentionMask = names0.allocateFrom("attention_mask");
-        positionIds = names0.allocateFrom("position_ids");
-        logits = names0.allocateFrom("logits");
+        inputsEmbeds = cNames.allocateFrom("inputs_embeds");
+        attentionMask = cNames.allocateFrom("attention_mask");
+        positionIds = cNames.allocateFrom("position_ids");
+        logits = cNames.allocateFrom("logits");
         pastKeys = new MemorySegment[layers];
         pastValues = new MemorySegment[layers];
         presentKeys = new MemorySegment[layers];
         presentValues = new MemorySegment[layers];
         for (int l = 0; l < layers; l++) {
-            pastKeys[l] = names0.allocateFrom(names.pastKey(l));
-            pastValues[l] = names0.allocateFrom(names.pastValue(l));
-            presentKeys[l] = names0.allocateFrom(names.presentKey(l));
-            presentValues[l] = names0.allocateFrom(names.presentValue(l));
+            pastKeys[l] = cNames.allocateFrom(names.pastKey(l));
+            pastValues[l] = cNames.allocateFrom(names.pastValue(l));
+            presentKeys[l] = cNames.allocateFrom(names.presentKey(l));
+            presentValues[l] = cNames.allocateFrom(names.presentValue(l));
         }
-        repackInputs = new MemorySegment[RepackGraph.INPUTS.length];
-        for (int i = 0; i < repackInputs.length; i++) {
-            repackInputs[i] = names0.allocateFrom(RepackGraph.INPUTS[i]);
+        repackA = new MemorySegment[2 * layers];
+        repackB = new MemorySegment[2 * layers];
+        repackOut = new MemorySegment[2 * layers];
+        for (int i = 0; i < 2 * layers; i++) {
+            repackA[i] = cNames.allocateFrom(RepackGraph.a(i));
+            repackB[i] = cNames.allocateFrom(RepackGraph.b(i));
+            repackOut[i] = cNames.allocateFrom(RepackGraph.out(i));
         }
-        repackOutput = names0.allocateFrom(RepackGraph.OUTPUT);
+        repackIndex = new MemorySegment[RepackGraph.INDEX_INPUTS.length];
+        for (int i = 0; i < repackIndex.length; i++) {
+            repackIndex[i] = cNames.allocateFrom(RepackGraph.INDEX_INPUTS[i]);
+        }
 
         List<Runnable> undo = new ArrayList<>();
         try {
@@ -94,41 +111,54 @@ final class BoundDecoder implements DecoderBackend {
             if (kvMemory != cpu) {
                 undo.add(() -> ort.releaseMemoryInfo(kvMemory));
             }
-            MemorySegment options = sessionOptions(engine);
+            MemorySegment options = sessionOptions(engine, false);
             try {
                 session = ort.createSession(env, manifest.file(names.file()).toString(), options);
                 undo.add(() -> ort.releaseSession(session));
-                repackSession = ort.createSession(env, RepackGraph.model(kvType), options);
-                undo.add(() -> ort.releaseSession(repackSession));
             } finally {
                 ort.releaseSessionOptions(options);
+            }
+            // Its own options: TensorRT would build (and, as lengths grow, rebuild) an engine for these few
+            // copies, with the decoder's shape profiles; CUDA runs them as they are.
+            MemorySegment repackOptions = sessionOptions(engine, true);
+            try {
+                repackSession = ort.createSession(env, RepackGraph.model(kvType, 2 * layers), repackOptions);
+                undo.add(() -> ort.releaseSession(repackSession));
+            } finally {
+                ort.releaseSessionOptions(repackOptions);
             }
             runOptions = ort.createRunOptions();
         } catch (RuntimeException e) {
             for (int i = undo.size() - 1; i >= 0; i--) {
                 undo.get(i).run();
             }
-            names0.close();
+            cNames.close();
             throw e;
         }
     }
 
-    private MemorySegment sessionOptions(EngineOptions engine) {
+    private MemorySegment sessionOptions(EngineOptions engine, boolean repack) {
+        if (!provider.equals("cpu")) {
+            extractProviderLibraries(engine);
+        }
         MemorySegment o = ort.createSessionOptions();
         try {
-            ort.setThreads(o, engine.intraOpThreads(), engine.interOpThreads());
+            ort.setThreads(o, repack ? 1 : engine.intraOpThreads(), repack ? 1 : engine.interOpThreads());
             if (!engine.spinWait()) {
                 ort.addConfigEntry(o, "session.intra_op.allow_spinning", "0");
                 ort.addConfigEntry(o, "session.inter_op.allow_spinning", "0");
             }
             Map<String, String> device = new LinkedHashMap<>();
             device.put("device_id", Integer.toString(engine.deviceId()));
-            if (provider.equals("tensorrt")) {
+            if (provider.equals("tensorrt") && !repack) {
                 Map<String, String> trt = new LinkedHashMap<>(device);
                 trt.putAll(engine.tensorRtOptions());
                 ort.appendTensorRt(o, trt);
             }
             if (!provider.equals("cpu")) {
+                if (repack) {
+                    device.put("arena_extend_strategy", "kSameAsRequested");
+                }
                 ort.appendCuda(o, device);
             }
             return o;
@@ -136,6 +166,23 @@ final class BoundDecoder implements DecoderBackend {
             ort.releaseSessionOptions(o);
             throw new IllegalStateException("ONNX Runtime refused the " + provider + " provider for the decoder: "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * ONNX Runtime's Java binding unpacks the CUDA and TensorRT provider libraries beside the core library only
+     * when its own session options add those providers; the C API then finds them there. Adding them to a
+     * throw-away Java options object does that, whatever else was loaded before.
+     */
+    private void extractProviderLibraries(EngineOptions engine) {
+        try (ai.onnxruntime.OrtSession.SessionOptions o = new ai.onnxruntime.OrtSession.SessionOptions()) {
+            if (provider.equals("tensorrt")) {
+                o.addTensorrt(engine.deviceId());
+            }
+            o.addCUDA(engine.deviceId());
+        } catch (ai.onnxruntime.OrtException e) {
+            throw new IllegalStateException("ONNX Runtime refused the " + provider + " provider (is ONNX Runtime's "
+                    + "GPU jar, onnxruntime_gpu, on the class path, with CUDA and cuDNN?): " + e.getMessage(), e);
         }
     }
 
@@ -159,13 +206,16 @@ final class BoundDecoder implements DecoderBackend {
         return "io-binding(" + provider + ", cache in " + (provider.equals("cpu") ? "host" : "device") + " memory)";
     }
 
-    /** Where the present tensors of the last step were left: {@code Cpu} or {@code Cuda}; for tests. */
+    /** Where a cache's tensors live: {@code Cpu} or {@code Cuda}; for tests. */
     String kvMemoryName(Kv kv) {
         return ort.memoryName(((BoundKv) kv).keys[0]);
     }
 
     @Override
     public void close() {
+        if (!closed.compareAndSet(false, true)) {
+            return;
+        }
         ort.releaseRunOptions(runOptions);
         ort.releaseSession(repackSession);
         ort.releaseSession(session);
@@ -174,7 +224,7 @@ final class BoundDecoder implements DecoderBackend {
         }
         ort.releaseMemoryInfo(cpu);
         ort.releaseEnv(env);
-        names0.close();
+        cNames.close();
     }
 
     /** Every layer's key and value as ONNX Runtime values in the provider's memory. */
@@ -184,7 +234,7 @@ final class BoundDecoder implements DecoderBackend {
         final int rows;
         final int length;
         final AtomicInteger live;
-        boolean closed;
+        boolean released;
 
         BoundKv(MemorySegment[] keys, MemorySegment[] values, int rows, int length, AtomicInteger live) {
             this.keys = keys;
@@ -207,15 +257,72 @@ final class BoundDecoder implements DecoderBackend {
 
         @Override
         public void close() {
-            if (closed) {
+            if (released) {
                 return;
             }
-            closed = true;
+            released = true;
             for (int l = 0; l < keys.length; l++) {
                 ort.releaseValue(keys[l]);
                 ort.releaseValue(values[l]);
             }
             live.addAndGet(-(keys.length + values.length));
+        }
+    }
+
+    /**
+     * One call's native resources: host memory for its inputs, the values over it, the binding. Closing releases
+     * the values and the binding before the memory they point into.
+     */
+    private final class Call implements AutoCloseable {
+        final Arena arena = Arena.ofConfined();
+        final List<MemorySegment> values = new ArrayList<>();
+        final MemorySegment binding;
+
+        Call(MemorySegment session) {
+            MemorySegment b;
+            try {
+                b = ort.createIoBinding(session);
+            } catch (RuntimeException e) {
+                arena.close();
+                throw e;
+            }
+            binding = b;
+        }
+
+        MemorySegment tensor(MemorySegment data, long[] shape, int type) {
+            MemorySegment v = ort.tensorOver(cpu, data, shape, type);
+            values.add(v);
+            return v;
+        }
+
+        MemorySegment longs(long... data) {
+            return tensor(data.length == 0 ? arena.allocate(8) : arena.allocateFrom(JAVA_LONG, data),
+                    new long[] {data.length}, OrtApi.ELEMENT_INT64);
+        }
+
+        /** The outputs as bound, each the caller's; all released if their number is not {@code expected}. */
+        MemorySegment[] outputs(int expected) {
+            MemorySegment[] out = ort.boundOutputs(binding, allocator);
+            if (out.length != expected) {
+                for (MemorySegment o : out) {
+                    ort.releaseValue(o);
+                }
+                throw new IllegalStateException("ONNX Runtime gave " + out.length + " bound outputs, expected "
+                        + expected);
+            }
+            return out;
+        }
+
+        @Override
+        public void close() {
+            try {
+                for (MemorySegment v : values) {
+                    ort.releaseValue(v);
+                }
+                ort.releaseIoBinding(binding);
+            } finally {
+                arena.close();
+            }
         }
     }
 
@@ -227,45 +334,36 @@ final class BoundDecoder implements DecoderBackend {
         public Step run(float[] embeds, long[] mask, long[] positions, int rows, int t, Kv past) {
             int layers = spec.numLayers();
             int pastLength = past == null ? 0 : past.length();
-            List<MemorySegment> inputs = new ArrayList<>();
             MemorySegment[] outputs = null;
-            MemorySegment binding = ort.createIoBinding(session);
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment e = inputs(inputs, ort.tensorOver(cpu, floats(arena, embeds, embedsType),
+            try (Call c = new Call(session)) {
+                ort.bindInput(c.binding, inputsEmbeds, c.tensor(floats(c.arena, embeds, embedsType),
                         new long[] {rows, t, spec.hiddenSize()}, embedsType));
-                MemorySegment m = inputs(inputs, ort.tensorOver(cpu, arena.allocateFrom(JAVA_LONG, mask),
+                ort.bindInput(c.binding, attentionMask, c.tensor(c.arena.allocateFrom(JAVA_LONG, mask),
                         new long[] {rows, pastLength + t}, OrtApi.ELEMENT_INT64));
-                MemorySegment p = inputs(inputs, ort.tensorOver(cpu, arena.allocateFrom(JAVA_LONG, positions),
+                ort.bindInput(c.binding, positionIds, c.tensor(c.arena.allocateFrom(JAVA_LONG, positions),
                         new long[] {rows, t}, OrtApi.ELEMENT_INT64));
-                ort.bindInput(binding, inputsEmbeds, e);
-                ort.bindInput(binding, attentionMask, m);
-                ort.bindInput(binding, positionIds, p);
                 if (past == null) {
-                    // a zero-length past: no bytes, so one value serves every layer
-                    MemorySegment empty = inputs(inputs, ort.tensorOver(cpu, arena.allocate(8),
-                            new long[] {rows, spec.numKvHeads(), 0, spec.headDim()}, kvType));
+                    // a zero-length past holds no bytes, so one value serves every layer
+                    MemorySegment empty = c.tensor(c.arena.allocate(8),
+                            new long[] {rows, spec.numKvHeads(), 0, spec.headDim()}, kvType);
                     for (int l = 0; l < layers; l++) {
-                        ort.bindInput(binding, pastKeys[l], empty);
-                        ort.bindInput(binding, pastValues[l], empty);
+                        ort.bindInput(c.binding, pastKeys[l], empty);
+                        ort.bindInput(c.binding, pastValues[l], empty);
                     }
                 } else {
                     BoundKv kv = (BoundKv) past;
                     for (int l = 0; l < layers; l++) {
-                        ort.bindInput(binding, pastKeys[l], kv.keys[l]);
-                        ort.bindInput(binding, pastValues[l], kv.values[l]);
+                        ort.bindInput(c.binding, pastKeys[l], kv.keys[l]);
+                        ort.bindInput(c.binding, pastValues[l], kv.values[l]);
                     }
                 }
-                ort.bindOutputToDevice(binding, logits, cpu);
+                ort.bindOutputToDevice(c.binding, logits, cpu);
                 for (int l = 0; l < layers; l++) {
-                    ort.bindOutputToDevice(binding, presentKeys[l], kvMemory);
-                    ort.bindOutputToDevice(binding, presentValues[l], kvMemory);
+                    ort.bindOutputToDevice(c.binding, presentKeys[l], kvMemory);
+                    ort.bindOutputToDevice(c.binding, presentValues[l], kvMemory);
                 }
-                ort.runWithBinding(session, runOptions, binding);
-                outputs = ort.boundOutputs(binding, allocator);
-                if (outputs.length != 1 + 2 * layers) {
-                    throw new IllegalStateException("decoder gave " + outputs.length + " bound outputs, expected "
-                            + (1 + 2 * layers));
-                }
+                ort.runWithBinding(session, runOptions, c.binding);
+                outputs = c.outputs(1 + 2 * layers);
                 float[] out = readFloats(outputs[0]);
                 MemorySegment[] k = new MemorySegment[layers];
                 MemorySegment[] v = new MemorySegment[layers];
@@ -283,100 +381,71 @@ final class BoundDecoder implements DecoderBackend {
                         ort.releaseValue(o);
                     }
                 }
-                for (MemorySegment in : inputs) {
-                    ort.releaseValue(in);
-                }
-                ort.releaseIoBinding(binding);
             }
-        }
-
-        private static MemorySegment inputs(List<MemorySegment> all, MemorySegment value) {
-            all.add(value);
-            return value;
         }
 
         private void checkKv(MemorySegment present, int rows, int length) {
             OrtApi.Shape s = ort.shape(present);
             long[] want = {rows, spec.numKvHeads(), length, spec.headDim()};
-            if (!java.util.Arrays.equals(s.dims(), want) || s.elementType() != kvType) {
-                throw new IllegalStateException("decoder's present tensor is " + java.util.Arrays.toString(s.dims())
-                        + " of type " + s.elementType() + ", expected " + java.util.Arrays.toString(want) + " of type "
-                        + kvType + " (model.json's decoder section does not match the graph)");
+            if (!Arrays.equals(s.dims(), want) || s.elementType() != kvType) {
+                throw new IllegalStateException("the decoder's present tensor is " + Arrays.toString(s.dims())
+                        + " of ONNX type " + s.elementType() + ", model.json says " + Arrays.toString(want)
+                        + " of type " + kvType + " (its language_model section does not match the graph)");
             }
         }
 
         @Override
         public Kv repack(Kv a, int[] startOfA, int[] rowsOfA, Kv b, int[] startOfB, int[] rowsOfB, int length) {
-            BoundKv ka = (BoundKv) a;
-            BoundKv kb = (BoundKv) b;
+            BoundKv ka = rowsOfA.length == 0 ? null : (BoundKv) a;
+            BoundKv kb = rowsOfB.length == 0 ? null : (BoundKv) b;
             int layers = spec.numLayers();
-            MemorySegment[] k = new MemorySegment[layers];
-            MemorySegment[] v = new MemorySegment[layers];
-            List<MemorySegment> inputs = new ArrayList<>();
-            int made = 0;
-            try (Arena arena = Arena.ofConfined()) {
-                MemorySegment none = inputs(inputs, ort.tensorOver(cpu, arena.allocate(8),
-                        new long[] {0, spec.numKvHeads(), 0, spec.headDim()}, kvType));
-                MemorySegment[] aSide = side(arena, inputs, rowsOfA, ka == null ? 0 : ka.length, length);
-                MemorySegment[] bSide = side(arena, inputs, rowsOfB, kb == null ? 0 : kb.length, length);
+            int rows = rowsOfA.length + rowsOfB.length;
+            MemorySegment[] outputs = null;
+            try (Call c = new Call(repackSession)) {
+                // A side without rows still needs a tensor its column map can index: one column, no rows.
+                MemorySegment none = c.tensor(c.arena.allocate(8), new long[] {0, spec.numKvHeads(), 1, spec.headDim()},
+                        kvType);
                 for (int l = 0; l < layers; l++) {
-                    k[l] = repackOne(ka == null || rowsOfA.length == 0 ? none : ka.keys[l], aSide,
-                            kb == null || rowsOfB.length == 0 ? none : kb.keys[l], bSide);
-                    made++;
-                    v[l] = repackOne(ka == null || rowsOfA.length == 0 ? none : ka.values[l], aSide,
-                            kb == null || rowsOfB.length == 0 ? none : kb.values[l], bSide);
-                    made++;
+                    ort.bindInput(c.binding, repackA[2 * l], ka == null ? none : ka.keys[l]);
+                    ort.bindInput(c.binding, repackA[2 * l + 1], ka == null ? none : ka.values[l]);
+                    ort.bindInput(c.binding, repackB[2 * l], kb == null ? none : kb.keys[l]);
+                    ort.bindInput(c.binding, repackB[2 * l + 1], kb == null ? none : kb.values[l]);
                 }
-                checkKv(k[0], rowsOfA.length + rowsOfB.length, length);
-                return new BoundKv(k, v, rowsOfA.length + rowsOfB.length, length, live);
-            } catch (RuntimeException e) {
-                for (int i = 0; i < made; i++) {
-                    ort.releaseValue(i % 2 == 0 ? k[i / 2] : v[i / 2]);
+                MemorySegment[] index = {c.longs(toLongs(rowsOfA)),
+                    c.longs(RepackGraph.columns(ka == null ? 1 : ka.length, length)),
+                    c.longs(toLongs(rowsOfB)), c.longs(RepackGraph.columns(kb == null ? 1 : kb.length, length))};
+                for (int i = 0; i < index.length; i++) {
+                    ort.bindInput(c.binding, repackIndex[i], index[i]);
                 }
-                throw e;
+                for (MemorySegment out : repackOut) {
+                    ort.bindOutputToDevice(c.binding, out, kvMemory);
+                }
+                ort.runWithBinding(repackSession, runOptions, c.binding);
+                outputs = c.outputs(2 * layers);
+                checkKv(outputs[0], rows, length);
+                MemorySegment[] k = new MemorySegment[layers];
+                MemorySegment[] v = new MemorySegment[layers];
+                for (int l = 0; l < layers; l++) {
+                    k[l] = outputs[2 * l];
+                    v[l] = outputs[2 * l + 1];
+                }
+                outputs = null;
+                return new BoundKv(k, v, rows, length, live);
             } finally {
-                for (MemorySegment in : inputs) {
-                    ort.releaseValue(in);
+                if (outputs != null) {
+                    for (MemorySegment o : outputs) {
+                        ort.releaseValue(o);
+                    }
                 }
             }
         }
 
-        /**
-         * One source's rows, cut and pads: the rows are right-aligned in {@code sourceLength} columns, so cutting
-         * {@code sourceLength - length} columns off the left or padding the difference there re-aligns them all.
-         */
-        private MemorySegment[] side(Arena arena, List<MemorySegment> inputs, int[] rows, int sourceLength, int length) {
-            long[] r = new long[rows.length];
-            for (int i = 0; i < rows.length; i++) {
-                r[i] = rows[i];
+        private static long[] toLongs(int[] values) {
+            long[] out = new long[values.length];
+            for (int i = 0; i < values.length; i++) {
+                out[i] = values[i];
             }
-            int source = rows.length == 0 ? 0 : sourceLength;
-            long cut = Math.max(0, source - length);
-            long pad = Math.max(0, length - source);
-            MemorySegment rowsValue = inputs(inputs, ort.tensorOver(cpu,
-                    rows.length == 0 ? arena.allocate(8) : arena.allocateFrom(JAVA_LONG, r), new long[] {r.length},
-                    OrtApi.ELEMENT_INT64));
-            MemorySegment cutValue = inputs(inputs, ort.tensorOver(cpu, arena.allocateFrom(JAVA_LONG, cut),
-                    new long[] {1}, OrtApi.ELEMENT_INT64));
-            MemorySegment padsValue = inputs(inputs, ort.tensorOver(cpu,
-                    arena.allocateFrom(JAVA_LONG, 0, 0, pad, 0, 0, 0, 0, 0), new long[] {8}, OrtApi.ELEMENT_INT64));
-            return new MemorySegment[] {rowsValue, cutValue, padsValue};
-        }
-
-        private MemorySegment repackOne(MemorySegment a, MemorySegment[] aSide, MemorySegment b, MemorySegment[] bSide) {
-            MemorySegment binding = ort.createIoBinding(repackSession);
-            try {
-                MemorySegment[] in = {a, aSide[0], aSide[1], aSide[2], b, bSide[0], bSide[1], bSide[2]};
-                for (int i = 0; i < in.length; i++) {
-                    ort.bindInput(binding, repackInputs[i], in[i]);
-                }
-                ort.bindOutputToDevice(binding, repackOutput, kvMemory);
-                ort.runWithBinding(repackSession, runOptions, binding);
-                MemorySegment[] out = ort.boundOutputs(binding, allocator);
-                return out[0];
-            } finally {
-                ort.releaseIoBinding(binding);
-            }
+            return out;
         }
 
         @Override
@@ -386,7 +455,7 @@ final class BoundDecoder implements DecoderBackend {
 
         @Override
         public void close() {
-            // caches are the generator's to close; the session is the decoder's
+            // caches are the generator's to close; the sessions are the decoder's
         }
     }
 
@@ -406,17 +475,20 @@ final class BoundDecoder implements DecoderBackend {
     /** A host tensor's values as floats, widened from float16 or bfloat16. */
     private float[] readFloats(MemorySegment value) {
         OrtApi.Shape s = ort.shape(value);
+        int type = s.elementType();
+        if (type != OrtApi.ELEMENT_FLOAT && type != OrtApi.ELEMENT_FLOAT16 && type != OrtApi.ELEMENT_BFLOAT16) {
+            throw new IllegalStateException("the decoder's logits are of ONNX type " + type
+                    + "; expected float32, float16 or bfloat16");
+        }
         int n = Math.toIntExact(s.count());
-        int unit = s.elementType() == OrtApi.ELEMENT_FLOAT ? 4 : 2;
-        MemorySegment data = ort.data(value).reinterpret((long) n * unit);
-        if (s.elementType() == OrtApi.ELEMENT_FLOAT) {
+        MemorySegment data = ort.data(value).reinterpret((long) n * (type == OrtApi.ELEMENT_FLOAT ? 4 : 2));
+        if (type == OrtApi.ELEMENT_FLOAT) {
             return data.toArray(JAVA_FLOAT);
         }
         float[] out = new float[n];
         for (int i = 0; i < n; i++) {
             short h = data.getAtIndex(JAVA_SHORT, i);
-            out[i] = s.elementType() == OrtApi.ELEMENT_FLOAT16 ? TensorBytes.fromHalf(h)
-                    : Float.intBitsToFloat((h & 0xFFFF) << 16);
+            out[i] = type == OrtApi.ELEMENT_FLOAT16 ? TensorBytes.fromHalf(h) : Float.intBitsToFloat((h & 0xFFFF) << 16);
         }
         return out;
     }

@@ -498,7 +498,14 @@ final class OrtApi {
                 out[i] = values.getAtIndex(ADDRESS, i);
             }
             MemorySegment block = array.get(ADDRESS, 0);
-            run("AllocatorFree", () -> (MemorySegment) allocatorFree.invokeExact(allocator, block));
+            try {
+                run("AllocatorFree", () -> (MemorySegment) allocatorFree.invokeExact(allocator, block));
+            } catch (RuntimeException e) {
+                for (MemorySegment v : out) {
+                    release(releaseValue, v);
+                }
+                throw e;
+            }
             return out;
         }
     }

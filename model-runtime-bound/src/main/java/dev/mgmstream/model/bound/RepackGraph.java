@@ -1,47 +1,64 @@
 package dev.mgmstream.model.bound;
 
 import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 
 /**
- * The ONNX graph that re-packs a KV tensor where it lives (on the GPU for the CUDA provider), written here as
- * ONNX protobuf bytes so that every export, mgm-tiny's included, gets it without a new file:
+ * The ONNX graph that re-packs the KV cache where it lives (on the GPU for the CUDA provider), written here as
+ * ONNX protobuf bytes so that every export, mgm-tiny's included, gets it without a new file. For each of the
+ * cache's {@code count} tensors (every layer's key and value):
  * <pre>
- *   out = Concat(Pad(Slice(Gather(a, a_rows), a_cut..), a_pads), Pad(Slice(Gather(b, b_rows), b_cut..), b_pads))
+ *   out_i = Concat(Gather(Gather(a_i, a_rows, axis 0), a_cols, axis 2),
+ *                  Gather(Gather(b_i, b_rows, axis 0), b_cols, axis 2))
  * </pre>
- * Gather picks rows; since every row is right-aligned, cutting columns off the left (Slice on axis 2) or padding
- * zeros there (Pad) keeps each row's live positions at the right end, at the new length. All shapes are
- * dynamic, so one session per element type serves every layer, row count and length.
+ * The first Gather picks rows, the second the columns of the new length: every row is right-aligned, so the
+ * column map {@code max(0, j + source - length)} keeps each row's live positions at the right end whether the
+ * cache grows (the padding columns repeat column 0, masked out and finite) or shrinks (columns only padding
+ * held are dropped). Gather works for every element type on every provider, where Pad has no bfloat16 kernel.
+ * All shapes are dynamic, so one session serves every row count and length; all tensors in one run, since on a
+ * GPU each run ends with a synchronisation.
  */
 final class RepackGraph {
 
     private RepackGraph() {
     }
 
-    static final String[] INPUTS = {"a", "a_rows", "a_cut", "a_pads", "b", "b_rows", "b_cut", "b_pads"};
-    static final String OUTPUT = "out";
+    static final String[] INDEX_INPUTS = {"a_rows", "a_cols", "b_rows", "b_cols"};
 
-    /** The model for KV tensors of the given ONNX element type. */
-    static byte[] model(int elementType) {
+    static String a(int i) {
+        return "a" + i;
+    }
+
+    static String b(int i) {
+        return "b" + i;
+    }
+
+    static String out(int i) {
+        return "out" + i;
+    }
+
+    /** The model for {@code count} KV tensors of the given ONNX element type. */
+    static byte[] model(int elementType, int count) {
         Proto graph = new Proto();
-        for (String side : new String[] {"a", "b"}) {
-            graph.message(1, node("Gather", new String[] {side, side + "_rows"}, side + "_g", "axis", 0));
-            graph.message(1, node("Slice", new String[] {side + "_g", side + "_cut", "end", "axis2"}, side + "_s", null, 0));
-            graph.message(1, node("Pad", new String[] {side + "_s", side + "_pads"}, side + "_p", null, 0));
+        for (int i = 0; i < count; i++) {
+            for (String side : new String[] {a(i), b(i)}) {
+                String p = side.substring(0, 1);
+                graph.message(1, node("Gather", new String[] {side, p + "_rows"}, side + "_r", "axis", 0));
+                graph.message(1, node("Gather", new String[] {side + "_r", p + "_cols"}, side + "_c", "axis", 2));
+            }
+            graph.message(1, node("Concat", new String[] {a(i) + "_c", b(i) + "_c"}, out(i), "axis", 0));
         }
-        graph.message(1, node("Concat", new String[] {"a_p", "b_p"}, OUTPUT, "axis", 0));
         graph.string(2, "kv_repack");
-        graph.message(5, int64Tensor("end", Long.MAX_VALUE));
-        graph.message(5, int64Tensor("axis2", 2));
-        for (String side : new String[] {"a", "b"}) {
-            graph.message(11, valueInfo(side, elementType, 4));
-            graph.message(11, valueInfo(side + "_rows", OrtApi.ELEMENT_INT64, 1));
-            graph.message(11, valueInfo(side + "_cut", OrtApi.ELEMENT_INT64, 1));
-            graph.message(11, valueInfo(side + "_pads", OrtApi.ELEMENT_INT64, 1));
+        for (int i = 0; i < count; i++) {
+            graph.message(11, valueInfo(a(i), elementType, 4));
+            graph.message(11, valueInfo(b(i), elementType, 4));
         }
-        graph.message(12, valueInfo(OUTPUT, elementType, 4));
+        for (String index : INDEX_INPUTS) {
+            graph.message(11, valueInfo(index, OrtApi.ELEMENT_INT64, 1));
+        }
+        for (int i = 0; i < count; i++) {
+            graph.message(12, valueInfo(out(i), elementType, 4));
+        }
 
         Proto opset = new Proto();
         opset.string(1, "");
@@ -52,6 +69,15 @@ final class RepackGraph {
         model.message(7, graph);
         model.message(8, opset);
         return model.bytes();
+    }
+
+    /** Source column of each of the {@code length} new columns, for rows right-aligned in {@code source}. */
+    static long[] columns(int source, int length) {
+        long[] cols = new long[length];
+        for (int j = 0; j < length; j++) {
+            cols[j] = Math.max(0, j + source - length);
+        }
+        return cols;
     }
 
     private static Proto node(String op, String[] inputs, String output, String intAttribute, long value) {
@@ -70,15 +96,6 @@ final class RepackGraph {
             n.message(5, a);
         }
         return n;
-    }
-
-    private static Proto int64Tensor(String name, long value) {
-        Proto t = new Proto();
-        t.varint(1, 1);   // dims: [1]
-        t.varint(2, OrtApi.ELEMENT_INT64);
-        t.string(8, name);
-        t.bytes(9, ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(value).array());
-        return t;
     }
 
     /** A value of the given element type and rank, every dimension named (dynamic). */

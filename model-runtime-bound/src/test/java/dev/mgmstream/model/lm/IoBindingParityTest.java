@@ -1,10 +1,12 @@
 package dev.mgmstream.model.lm;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
 import dev.mgmstream.model.official.OfficialExports;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -14,6 +16,7 @@ import java.util.Random;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -120,6 +123,30 @@ class IoBindingParityTest {
     @Test
     void cachesAreReleasedAfterEachCallAndWhenACallFails() throws Exception {
         GenerationParityTest.assertReleasesNativeMemory(bound, varied(bound, tasks.subList(0, 5), 1), tasks.get(0));
+    }
+
+    /**
+     * A manifest whose cache shape does not match its graph: ONNX Runtime refuses the prefill's past inputs, the
+     * error comes back with its message, and nothing native is left behind.
+     */
+    @Test
+    void aFailingRunInOnnxRuntimeLeavesNothingBehind(@TempDir Path dir) throws Exception {
+        try (var files = Files.list(GoldenTasks.modelDir())) {
+            for (Path f : files.filter(Files::isRegularFile).toList()) {
+                Files.copy(f, dir.resolve(f.getFileName().toString()));
+            }
+        }
+        Path manifest = dir.resolve("model.json");
+        String json = Files.readString(manifest);
+        assertThat(json).contains("\"num_kv_heads\": 4");
+        Files.writeString(manifest, json.replace("\"num_kv_heads\": 4", "\"num_kv_heads\": 2"));
+        GoldenTasks.Task t = tasks.get(0);
+        try (LanguageModel wrong = LanguageModel.load(ModelManifest.load(dir), EngineOptions.cpu(1).withIoBinding(true));
+             Generator g = wrong.newGenerator(BatchingOptions.continuous(2))) {
+            Prompt p = wrong.prompt("p", t.prompt(), t.visualTokens(), t.visualCount(), SamplingParams.greedy(4));
+            assertThatThrownBy(() -> g.generate(List.of(p, p))).hasMessageContaining("ONNX Runtime RunWithBinding");
+            assertThat(g.liveArrays()).isZero();
+        }
     }
 
     @Test

@@ -59,7 +59,13 @@ public final class Generator implements AutoCloseable {
         this.options = options;
         this.root = lm.embedGraph().manager().newSubManager();
         this.embed = lm.embedGraph().newPredictor();
-        this.decoder = lm.decoder().newStepper();
+        try {
+            this.decoder = lm.decoder().newStepper();
+        } catch (RuntimeException e) {
+            embed.close();
+            root.close();
+            throw e;
+        }
     }
 
     /** Everything this generator has done so far. */

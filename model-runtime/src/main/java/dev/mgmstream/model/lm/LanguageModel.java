@@ -114,8 +114,11 @@ public final class LanguageModel implements AutoCloseable {
                 return p.open(manifest, engine);
             }
         } catch (java.util.ServiceConfigurationError | UnsupportedClassVersionError e) {
-            throw new IllegalStateException("I/O binding of the decoder (reasoning.engine.io.binding) needs Java 22 or "
-                    + "later (this is Java " + Runtime.version().feature() + "): " + e.getMessage(), e);
+            boolean tooOld = e instanceof UnsupportedClassVersionError
+                    || e.getCause() instanceof UnsupportedClassVersionError;
+            throw new IllegalStateException("I/O binding of the decoder (reasoning.engine.io.binding) "
+                    + (tooOld ? "needs Java 22 or later (this is Java " + Runtime.version().feature() + ")"
+                    : "could not load its backend") + ": " + e.getMessage(), e);
         }
         throw new IllegalStateException("I/O binding of the decoder (reasoning.engine.io.binding) is on, but no "
                 + "decoder backend is on the class path: it comes with the model-runtime-bound module (the "
