@@ -154,6 +154,11 @@ def render(scene: Scene, aug: Optional["Augment"] = None) -> Image.Image:
         k = aug.aa
     else:
         k = 4 if scene.antialias else 1
+    if not scene.shapes:
+        # nothing to supersample: the box filter of a flat layer is the same flat colour (checked for
+        # every value and k in tests/test_augment.py); the HR letter pretraining draws thousands of
+        # shapeless sign scenes, and the 8x layer was most of their cost
+        k = 1
     shapes_layer = Image.new("RGB", (CANVAS * k, CANVAS * k), bg)
     draw = ImageDraw.Draw(shapes_layer)
     for s in scene.shapes:

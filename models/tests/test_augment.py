@@ -75,6 +75,29 @@ class AugmentTest(unittest.TestCase):
             sx0, sy0, sx1, sy1 = ink_box(img, world.sign_box(scene.sign))
             self.assertTrue(18 < sx1 - sx0 < 30 and 7 <= sy1 - sy0 <= 13, f"three letters at 14 px {aug}")
 
+    def test_a_scene_without_shapes_skips_the_supersampled_layer_with_the_same_pixels(self):
+        # render() draws a shapeless scene (the HR letter pretraining's sign crops) at 1x: the box
+        # filter of a flat k-times layer is that flat colour, for every channel value the
+        # backgrounds and tints reach and every supersampling the augmentation draws
+        from PIL import Image
+        values = sorted({min(255, max(0, c + t)) for bg in world.BACKGROUNDS.values() for c in bg
+                         for t in range(-6, 7)})
+        for k in sorted({a.aa for a in AUGS} - {1}):
+            for i in range(0, len(values), 3):
+                colour = tuple(values[min(i + j, len(values) - 1)] for j in range(3))
+                flat = Image.new("RGB", (world.CANVAS * k, world.CANVAS * k), colour)
+                out = np.asarray(flat.resize((world.CANVAS, world.CANVAS), Image.BOX))
+                self.assertTrue((out == np.array(colour, np.uint8)).all(), f"{k} {colour}")
+        rng = random.Random(5)
+        sign = world.Sign(4, "ABC", 0, 0)
+        for aug in AUGS[:12]:
+            scene = world.Scene((), sign, rng.choice(list(world.BACKGROUNDS)), True, True, 7)
+            img = np.asarray(world.render(scene, aug))
+            self.assertEqual(img.shape, (384, 384, 3))
+            bg = [min(255, max(0, c + t)) for c, t in zip(world.BACKGROUNDS[scene.background], aug.tint)]
+            if aug.noise == 0 and aug.jpeg is None and not aug.resample:
+                self.assertTrue((img[:40, :40] == np.array(bg, np.uint8)).all())
+
     def test_jpeg_and_resampling_change_pixels(self):
         scene = world.random_scene(random.Random(3), sign_probability=1.0)
         base = np.asarray(world.render(scene, world.Augment())).astype(int)
