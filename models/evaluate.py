@@ -74,9 +74,8 @@ def scene_images(scenes, renderer: str = "train") -> np.ndarray:
 
 
 @torch.no_grad()
-def evaluate(model_dir: str, scenes, tasks, batch: int = 64, renderer: str = "train", threads: int = 0):
-    m = Loaded.from_dir(model_dir)
-    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+def answer_tasks(m: Loaded, scenes, tasks, batch: int = 64, renderer: str = "train"):
+    """The model's greedy answer to every task, in the tasks' order (batched by template)."""
     vis = []
     for i in range(0, len(scenes), 32):
         imgs = scene_images(scenes[i:i + 32], renderer)
@@ -90,6 +89,14 @@ def evaluate(model_dir: str, scenes, tasks, batch: int = 64, renderer: str = "tr
         outs = m.answer_many([vis[tasks[k][0]] for k in idx], [tasks[k][1].prompt for k in idx])
         for k, o in zip(idx, outs):
             answers[k] = o
+    return answers
+
+
+@torch.no_grad()
+def evaluate(model_dir: str, scenes, tasks, batch: int = 64, renderer: str = "train", threads: int = 0):
+    m = Loaded.from_dir(model_dir)
+    torch.set_num_threads(threads or max(1, os.cpu_count() or 1))
+    answers = answer_tasks(m, scenes, tasks, batch, renderer)
     per, cap_f1 = {}, []
     for (i, t), a in zip(tasks, answers):
         ok, n = per.get(t.template, (0, 0))

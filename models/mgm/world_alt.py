@@ -140,14 +140,32 @@ def render(scene: world.Scene) -> Image.Image:
     return Image.fromarray(np.clip(out, 0, 255).astype(np.uint8))
 
 
+def jpeg_bytes(img: Image.Image, jpeg: Tuple[int, int]) -> bytes:
+    """The JPEG file a scene's image is re-encoded as: (quality, PIL subsampling)."""
+    buf = io.BytesIO()
+    img.save(buf, format="JPEG", quality=jpeg[0], subsampling=jpeg[1])
+    return buf.getvalue()
+
+
 def scene_image(scene: world.Scene, jpeg: Optional[Tuple[int, int]]) -> Image.Image:
     """`jpeg`: (quality, PIL subsampling) to re-encode, or None for the lossless image."""
     img = render(scene)
     if jpeg is None:
         return img
-    buf = io.BytesIO()
-    img.save(buf, format="JPEG", quality=jpeg[0], subsampling=jpeg[1])
-    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+    return Image.open(io.BytesIO(jpeg_bytes(img, jpeg))).convert("RGB")
+
+
+def scene_file(scene: world.Scene, jpeg: Optional[Tuple[int, int]]) -> Tuple[bytes, str]:
+    """The scene as an image file and its extension: the JPEG that `scene_image` decodes, or a lossless PNG.
+
+    A decoder outside Python (the Java pipeline's) gets the very bytes PIL decoded for the evaluation, so
+    its pixels can differ from the evaluation's only by how it decodes them."""
+    img = render(scene)
+    if jpeg is None:
+        buf = io.BytesIO()
+        img.save(buf, format="PNG")
+        return buf.getvalue(), "png"
+    return jpeg_bytes(img, jpeg), "jpg"
 
 
 def sample_scenes(seed: int, count: int, jpeg_share: float = 1 / 3) -> List[Tuple[world.Scene, Optional[Tuple[int, int]]]]:
