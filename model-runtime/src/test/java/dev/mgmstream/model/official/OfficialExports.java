@@ -2,16 +2,15 @@ package dev.mgmstream.model.official;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import dev.mgmstream.model.ModelsPython;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * Scaled-down, random-weight checkpoints in the released Mini-Gemini layout, written at test time by
@@ -21,8 +20,7 @@ import java.util.concurrent.TimeUnit;
  */
 public final class OfficialExports {
 
-    public static final Path MODELS = Path.of(System.getProperty("mgm.models.dir", "../models"))
-            .toAbsolutePath().normalize();
+    public static final Path MODELS = ModelsPython.MODELS;
     public static final Path WORK = Path.of("target", "official").toAbsolutePath();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, Path> DONE = new HashMap<>();
@@ -37,7 +35,7 @@ public final class OfficialExports {
     public static synchronized Path checkpoint(String family) {
         Path root = DONE.computeIfAbsent("checkpoints", k -> {
             Path out = WORK.resolve("checkpoints");
-            python(List.of("make_test_checkpoints.py", "--out", out.toString(), "--families",
+            ModelsPython.run(List.of("make_test_checkpoints.py", "--out", out.toString(), "--families",
                     "gemma,vicuna,llama3,gemma-hd"));
             return out;
         });
@@ -64,7 +62,7 @@ public final class OfficialExports {
             List<String> args = new ArrayList<>(List.of("export_mgm.py", "--model", ckpt.toString(), "--out",
                     out.toString(), "--dtype", dtype));
             args.addAll(options);
-            python(args);
+            ModelsPython.run(args);
             return out;
         });
     }
@@ -94,8 +92,8 @@ public final class OfficialExports {
             Files.writeString(input, in.toString());
             Path output = dir.resolve("results.jsonl");
             Path trace = dir.resolve("trace.jsonl");
-            python(List.of("reference.py", "--checkpoint", checkpoint(family).toString(), "--input", input.toString(),
-                    "--output", output.toString(), "--trace", trace.toString(), "--max-new-tokens",
+            ModelsPython.run(List.of("reference.py", "--checkpoint", checkpoint(family).toString(), "--input",
+                    input.toString(), "--output", output.toString(), "--trace", trace.toString(), "--max-new-tokens",
                     Integer.toString(maxNewTokens)));
             Map<String, JsonNode> results = new HashMap<>();
             for (String line : Files.readAllLines(output)) {
@@ -134,32 +132,5 @@ public final class OfficialExports {
             v[i] = array.get(i).asLong();
         }
         return v;
-    }
-
-    /** Runs a script of models/ with the project's Python (models/py); fails the test with its output. */
-    static void python(List<String> args) {
-        List<String> cmd = new ArrayList<>();
-        cmd.add(MODELS.resolve("py").toString());
-        cmd.add(MODELS.resolve(args.get(0)).toString());
-        cmd.addAll(args.subList(1, args.size()));
-        try {
-            Path log = Files.createTempFile("mgm-python", ".log");
-            Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            p.getOutputStream().close();
-            if (!p.waitFor(10, TimeUnit.MINUTES)) {
-                p.destroyForcibly();
-                throw new IllegalStateException("timed out: " + String.join(" ", cmd));
-            }
-            String out = Files.readString(log, StandardCharsets.UTF_8);
-            Files.deleteIfExists(log);
-            if (p.exitValue() != 0) {
-                throw new IllegalStateException(String.join(" ", cmd) + " exited " + p.exitValue() + ":\n" + out);
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
     }
 }
