@@ -472,10 +472,30 @@ def sub_state(state: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
+def name_cells(proj: VisualProjector, lm: TinyLM, tok) -> nn.Parameter:
+    """Experiment (issue 20, the LM's plateau): each visual token gets its cell's name added, as the sum
+    of the LM's own embeddings of the name's words, so a question's cell can be matched by content
+    rather than learnt as a position lookup. Returns the name's learnt gain."""
+    names = [tok.encode(" " + c) for c in world.CELLS]
+    width = max(len(n) for n in names)
+    ids = torch.tensor([n + [n[0]] * (width - len(n)) for n in names])
+    keep = torch.tensor([[1.0] * len(n) + [0.0] * (width - len(n)) for n in names]).unsqueeze(-1)
+    gain = nn.Parameter(torch.tensor(1.0))
+    inner = proj.project
+
+    def project(lr, hr=None):
+        v, scores = inner(lr, hr)
+        return v + gain * (lm.embed(ids) * keep).sum(1), scores
+    proj.project = project
+    proj.forward = lambda lr, hr=None: project(lr, hr)[0]
+    return gain
+
+
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
              aux_letter_weight: float = 3.0, out_name: str = "",
              loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
-             base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = ""):
+             base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = "", cell_names: bool = False,
+             images_per_step: int = 12, tasks_per_image: int = 4):
     torch.set_num_threads(threads)
     # The LR-only variant needs neither the HR encoder nor its maps, so it can start (from the LR-only
     # cache) while the HR encoder is still being pretrained; work folders of older runs have only the
@@ -522,6 +542,8 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     sign_cell = torch.tensor([s.sign.cell if s.sign else 0 for s in scenes])
     sign_sub = torch.tensor([sign_centre_subpatch(s, cfg) for s in scenes])
     params = list(proj.parameters()) + list(lm.parameters()) + list(aux_head.parameters())
+    if cell_names:
+        params.append(name_cells(proj, lm, tok))
     opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01, betas=(0.9, 0.98))
     rng = random.Random(7)
     image_id = tok.id("<image>")
@@ -552,10 +574,10 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
         else:          # instruction tuning: every task type, several per image
             # 12 images x 4 tasks: 8 x 6 with a learning rate of 1.5e-3 (session 3) stayed on the
             # plateau of the question templates longer than this did with 1e-3 (session 2)
-            rows = rng.sample(range(len(scenes)), 12)
+            rows = rng.sample(range(len(scenes)), images_per_step)
             items = []
             for r in rows:
-                for _ in range(4):
+                for _ in range(tasks_per_image):
                     t = sample_task(rng, scenes[r])
                     items.append((r, t.prompt, t.answer))
         base = base_lr
@@ -808,6 +830,10 @@ def main():
     ap.add_argument("--align-steps", type=int, default=300)
     ap.add_argument("--instruct-steps", type=int, default=3400)
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
+    ap.add_argument("--lm-images", type=int, default=12, help="instruction tuning: images per step")
+    ap.add_argument("--lm-tasks", type=int, default=4, help="instruction tuning: tasks per image")
+    ap.add_argument("--cell-names", action="store_true",
+                    help="experiment: add each cell's name (the LM's word embeddings) to its visual token")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
@@ -901,7 +927,7 @@ def main():
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
-                 a.lm_from)
+                 a.lm_from, a.cell_names, a.lm_images, a.lm_tasks)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
