@@ -334,7 +334,10 @@ def main():
         if f.endswith(".onnx"):
             os.remove(os.path.join(a.out, f))
     save_half(loaded, os.path.join(a.out, "pytorch", "model.pt"))
-    shutil.copy(tok_path, os.path.join(a.out, "tokenizer.json"))
+    out_tok = os.path.join(a.out, "tokenizer.json")
+    # re-exporting into the folder the tokenizer comes from (a new checkpoint over the shipped model)
+    if not (os.path.exists(out_tok) and os.path.samefile(tok_path, out_tok)):
+        shutil.copy(tok_path, out_tok)
     if a.pytorch_only:
         print(f"exported the PyTorch checkpoint to {a.out}")
         return
