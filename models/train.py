@@ -472,29 +472,26 @@ def sub_state(state: dict, prefix: str) -> dict:
     return {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
 
 
-def name_cells(proj: VisualProjector, lm: TinyLM, tok) -> nn.Parameter:
-    """Experiment (issue 20, the LM's plateau): each visual token gets its cell's name added, as the sum
-    of the LM's own embeddings of the name's words, so a question's cell can be matched by content
-    rather than learnt as a position lookup. Returns the name's learnt gain."""
-    names = [tok.encode(" " + c) for c in world.CELLS]
-    width = max(len(n) for n in names)
-    ids = torch.tensor([n + [n[0]] * (width - len(n)) for n in names])
-    keep = torch.tensor([[1.0] * len(n) + [0.0] * (width - len(n)) for n in names]).unsqueeze(-1)
-    gain = nn.Parameter(torch.tensor(1.0))
-    inner = proj.project
-
-    def project(lr, hr=None):
-        v, scores = inner(lr, hr)
-        return v + gain * (lm.embed(ids) * keep).sum(1), scores
-    proj.project = project
-    proj.forward = lambda lr, hr=None: project(lr, hr)[0]
-    return gain
+def instruction_items(rng: random.Random, scenes, images: int, tasks_per_image: int):
+    """One instruction-tuning step's tasks: `images` distinct scenes of the pool, `tasks_per_image` tasks
+    drawn for each (template weights and hard `where` sampling apply). Returns the rows and (row, prompt,
+    answer) items."""
+    if not 1 <= images <= len(scenes) or tasks_per_image < 1:
+        raise ValueError(f"{images} images x {tasks_per_image} tasks a step: need 1 to {len(scenes)} images "
+                         "(the pool) and at least one task")
+    rows = rng.sample(range(len(scenes)), images)
+    items = []
+    for r in rows:
+        for _ in range(tasks_per_image):
+            t = sample_task(rng, scenes[r])
+            items.append((r, t.prompt, t.answer))
+    return rows, items
 
 
 def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, threads: int,
              aux_letter_weight: float = 3.0, out_name: str = "",
              loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
-             base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = "", cell_names: bool = False,
+             base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = "",
              images_per_step: int = 12, tasks_per_image: int = 4):
     torch.set_num_threads(threads)
     # The LR-only variant needs neither the HR encoder nor its maps, so it can start (from the LR-only
@@ -542,8 +539,6 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
     sign_cell = torch.tensor([s.sign.cell if s.sign else 0 for s in scenes])
     sign_sub = torch.tensor([sign_centre_subpatch(s, cfg) for s in scenes])
     params = list(proj.parameters()) + list(lm.parameters()) + list(aux_head.parameters())
-    if cell_names:
-        params.append(name_cells(proj, lm, tok))
     opt = torch.optim.AdamW(params, lr=base_lr, weight_decay=0.01, betas=(0.9, 0.98))
     rng = random.Random(7)
     image_id = tok.id("<image>")
@@ -574,12 +569,7 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
         else:          # instruction tuning: every task type, several per image
             # 12 images x 4 tasks: 8 x 6 with a learning rate of 1.5e-3 (session 3) stayed on the
             # plateau of the question templates longer than this did with 1e-3 (session 2)
-            rows = rng.sample(range(len(scenes)), images_per_step)
-            items = []
-            for r in rows:
-                for _ in range(tasks_per_image):
-                    t = sample_task(rng, scenes[r])
-                    items.append((r, t.prompt, t.answer))
+            rows, items = instruction_items(rng, scenes, images_per_step, tasks_per_image)
         base = base_lr
         s_local = step if aligning else step - steps_align
         n_local = steps_align if aligning else steps_instruct
@@ -832,8 +822,6 @@ def main():
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
     ap.add_argument("--lm-images", type=int, default=12, help="instruction tuning: images per step")
     ap.add_argument("--lm-tasks", type=int, default=4, help="instruction tuning: tasks per image")
-    ap.add_argument("--cell-names", action="store_true",
-                    help="experiment: add each cell's name (the LM's word embeddings) to its visual token")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
@@ -897,6 +885,8 @@ def main():
     AUGMENT = not a.no_augment
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
+    if a.lm_images < 1 or a.lm_tasks < 1:
+        raise SystemExit(f"--lm-images {a.lm_images} --lm-tasks {a.lm_tasks}: both must be at least 1")
     if a.resume and a.lm_from:
         raise SystemExit("--resume and --lm-from both set the LM; give one")
     if a.template_weights:
@@ -927,7 +917,7 @@ def main():
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
-                 a.lm_from, a.cell_names, a.lm_images, a.lm_tasks)
+                 a.lm_from, a.lm_images, a.lm_tasks)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
@@ -942,7 +932,8 @@ def main():
         cmd = [sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", variant,
                "--out-name", out_name, "--align-steps", str(align), "--instruct-steps", str(instruct),
                "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight), "--lm-lr", str(lr),
-               "--check-every", str(a.check_every), "--template-weights", weights, "--hard-where", str(hard_where)]
+               "--check-every", str(a.check_every), "--template-weights", weights, "--hard-where", str(hard_where),
+               "--lm-images", str(a.lm_images), "--lm-tasks", str(a.lm_tasks)]
         return subprocess.Popen(cmd + (["--lm-from", lm_from] if lm_from else []))
 
     images = None

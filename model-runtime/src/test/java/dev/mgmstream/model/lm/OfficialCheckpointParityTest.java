@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.mgmstream.model.EngineOptions;
 import dev.mgmstream.model.ModelManifest;
+import dev.mgmstream.model.ModelsPython;
 import dev.mgmstream.model.official.OfficialExports;
 import dev.mgmstream.model.official.OfficialExports.Task;
 import dev.mgmstream.model.official.OfficialExports.Traced;
@@ -44,7 +45,7 @@ class OfficialCheckpointParityTest {
 
     @BeforeAll
     static void tasks() throws Exception {
-        Path scenes = OfficialExports.MODELS.getParent().resolve("samples").resolve("scenes");
+        Path scenes = ModelsPython.MODELS.getParent().resolve("samples").resolve("scenes");
         List<Path> images;
         try (Stream<Path> s = Files.list(scenes)) {
             images = s.filter(p -> p.toString().endsWith(".png")).sorted().toList();

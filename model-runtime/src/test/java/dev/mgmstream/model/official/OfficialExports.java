@@ -20,7 +20,6 @@ import java.util.Map;
  */
 public final class OfficialExports {
 
-    public static final Path MODELS = ModelsPython.MODELS;
     public static final Path WORK = Path.of("target", "official").toAbsolutePath();
     private static final ObjectMapper JSON = new ObjectMapper();
     private static final Map<String, Path> DONE = new HashMap<>();
