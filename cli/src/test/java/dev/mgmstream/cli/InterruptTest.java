@@ -90,9 +90,15 @@ class InterruptTest {
     void stagesStoppedAtRandomMomentsAndStartedAgainAnswerEveryTaskOnce() throws Exception {
         int port = freePort();
         int registryPort = freePort();
-        processes.start(dir, "kafka", "kafka", "--data-dir", dir.resolve("kafka").toString(), "--port",
-                Integer.toString(port), "--registry-port", Integer.toString(registryPort));
-        await().atMost(Duration.ofMinutes(3)).until(() -> MgmProcesses.log(dir, "kafka").contains("Ready."));
+        Process kafka = processes.start(dir, "kafka", "kafka", "--data-dir", dir.resolve("kafka").toString(),
+                "--port", Integer.toString(port), "--registry-port", Integer.toString(registryPort));
+        // a broker that exits (say a port taken between freePort() and its bind) fails here with its log,
+        // not after three minutes without one (seen once in a fresh-clone CI run)
+        await().atMost(Duration.ofMinutes(3)).until(() -> {
+            String log = MgmProcesses.log(dir, "kafka");
+            assertThat(kafka.isAlive()).as("the broker process exited before it was ready:\n" + log).isTrue();
+            return log.contains("Ready.");
+        });
         String bootstrap = "localhost:" + port;
         String registry = "http://localhost:" + registryPort;
         int count = 1200;
