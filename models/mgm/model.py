@@ -255,6 +255,9 @@ class Attention(nn.Module):
         self.k = nn.Linear(cfg.lm_dim, cfg.lm_dim, bias=False)
         self.v = nn.Linear(cfg.lm_dim, cfg.lm_dim, bias=False)
         self.o = nn.Linear(cfg.lm_dim, cfg.lm_dim, bias=False)
+        # training only: keep the attention probabilities of the last call, which train.py supervises
+        self.keep_probs = False
+        self.probs: Optional[torch.Tensor] = None
 
     def forward(self, x, cos, sin, mask, past_k=None, past_v=None):
         b, t, _ = x.shape
@@ -267,7 +270,10 @@ class Attention(nn.Module):
             k = torch.cat([past_k, k], dim=2)                  # (b, h, p + t, dh)
             v = torch.cat([past_v, v], dim=2)
         scores = q @ k.transpose(-1, -2) / math.sqrt(self.dh) + mask
-        out = torch.softmax(scores, dim=-1) @ v
+        probs = torch.softmax(scores, dim=-1)
+        if self.keep_probs:
+            self.probs = probs                                 # (b, h, t, p + t)
+        out = probs @ v
         return self.o(out.transpose(1, 2).reshape(b, t, -1)), k, v
 
 
