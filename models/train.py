@@ -500,23 +500,34 @@ def lookup_cell(scene: world.Scene, prompt: str) -> int:
     return -1
 
 
-def lookup_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, query_pos: torch.Tensor,
-                cells: torch.Tensor) -> Optional[torch.Tensor]:
-    """-log of the attention one head pays, from the last prompt token, to the visual token of the
-    asked cell; None when no sequence of the batch asks about one thing.
+def lookup_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens: int):
+    """(query position, cell) pairs that `lookup_loss` supervises for one task: the last prompt token
+    (which predicts the answer's first token) and the asked cell; for the sign, every letter's position,
+    since each letter is read from the sign's token."""
+    cell = lookup_cell(scene, prompt)
+    if cell < 0:
+        return []
+    last = len(prompt_ids(tok, prompt, n_tokens)) - 1
+    if prompt == "What does the sign say?":
+        return [(last + j, cell) for j in range(len(answer_ids(tok, answer)) - 1)]
+    return [(last, cell)]
 
-    probs (b, t, t): one head's attention; query_pos (b,): the last prompt position; cells (b,): the
-    cell, or -1. The LM otherwise spends thousands of steps on a plateau where its answers ignore the
-    asked cell (shape_at answering "nothing" throughout), as it needs the question's cell words carried
-    to the answer and matched against a visual token before either part lowers the answer loss."""
-    keep = cells >= 0
-    if not keep.any():
+
+def lookup_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, rows: torch.Tensor,
+                query_pos: torch.Tensor, cells: torch.Tensor) -> Optional[torch.Tensor]:
+    """Mean -log of the attention one head pays, from each query position, to the visual token of its
+    cell; None when there is nothing to supervise.
+
+    probs (b, t, t): one head's attention; rows, query_pos, cells (n,): the supervised points. The LM
+    otherwise spends thousands of steps on a plateau where its answers ignore the asked cell (shape_at
+    answering "nothing" throughout), as it needs the question's cell words carried to the answer and
+    matched against a visual token before either part lowers the answer loss."""
+    if len(rows) == 0:
         return None
-    img_pos = (ids == image_id).float().cumsum(1)                     # k-th image token -> k
-    target = (ids == image_id) & (img_pos == (cells + 1).unsqueeze(1))  # (b, t)
-    rows = torch.arange(ids.shape[0])
-    at_query = probs[rows, query_pos]                                  # (b, t)
-    mass = (at_query * target).sum(1)[keep]
+    is_img = ids == image_id
+    k_th = is_img.long().cumsum(1)                                     # k-th image token -> k
+    target = is_img[rows] & (k_th[rows] == (cells + 1).unsqueeze(1))  # (n, t)
+    mass = (probs[rows, query_pos] * target).sum(1)
     return -torch.log(mass + 1e-9).mean()
 
 
@@ -655,9 +666,10 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
                                  reduction="none").reshape(b, t)
             per_seq = (tgt >= 0).sum(1)
             if lookup_attn.keep_probs and not aligning:
-                cells = torch.tensor([lookup_cell(scenes[r], p) for r, p, _ in chunk])
-                query = torch.tensor([len(prompt_ids(tok, p, cfg.n_tokens)) - 1 for _, p, _ in chunk])
-                lk = lookup_loss(lookup_attn.probs[:, 0], ids, image_id, query, cells)
+                pts = [(i, q, c) for i, (r, p, a) in enumerate(chunk)
+                       for q, c in lookup_points(tok, scenes[r], p, a, cfg.n_tokens)]
+                lk = lookup_loss(lookup_attn.probs[:, 0], ids, image_id, *(torch.tensor(v, dtype=torch.long)
+                                                                           for v in zip(*pts))) if pts else None
                 if lk is not None:
                     lookups.append(lk)
             ce_sum = ce_sum + ce.sum()

@@ -1,5 +1,6 @@
 """train.py's lookup supervision: the cell each question is about (checked against the task's own
 answer where the answer names or describes that cell), and the loss on one head's attention."""
+import math
 import os
 import random
 import sys
@@ -50,32 +51,44 @@ class LookupLoss(unittest.TestCase):
 
     def batch(self, prompts):
         seqs = [prompt_ids(self.tok, p, 9) for p in prompts]
-        t = max(len(s) for s in seqs)
+        t = max(len(s) for s in seqs) + 4
         ids = torch.full((len(seqs), t), self.tok.id("<pad>"))
         for i, s in enumerate(seqs):
             ids[i, :len(s)] = torch.tensor(s)
-        return ids, torch.tensor([len(s) - 1 for s in seqs])
+        return ids, [len(s) - 1 for s in seqs]
+
+    def test_points(self):
+        scene = world.Scene((world.Shape(4, "circle", "red", "small"),), world.Sign(0, "K7Q"))
+        last = len(prompt_ids(self.tok, "What shape is at the center?", 9)) - 1
+        self.assertEqual(train.lookup_points(self.tok, scene, "What shape is at the center?", "circle", 9),
+                         [(last, 4)])
+        last = len(prompt_ids(self.tok, "What does the sign say?", 9)) - 1
+        # one point per letter: the position before each letter reads it from the sign's token
+        self.assertEqual(train.lookup_points(self.tok, scene, "What does the sign say?", "K7Q", 9),
+                         [(last, 0), (last + 1, 0), (last + 2, 0)])
+        self.assertEqual(train.lookup_points(self.tok, scene, "How many objects are there?", "1", 9), [])
 
     def test_mass_on_the_asked_cell(self):
-        ids, query = self.batch(["What shape is at the center?", "What shape is at the top left?",
-                                 "How many objects are there?"])
+        ids, last = self.batch(["What shape is at the center?", "What shape is at the top left?"])
         image = (ids[0] == self.tok.id("<image>")).nonzero()[:, 0]
-        probs = torch.zeros(3, ids.shape[1], ids.shape[1])
-        probs[0, query[0], image[4]] = 1.0          # row 0: all on the center's token
-        probs[1, query[1], image[0]] = 0.5          # row 1: half on the top left's token
-        probs[1, query[1], image[1]] = 0.5
-        probs[2, query[2], image[0]] = 1.0          # row 2: not a lookup question, not counted
-        loss = train.lookup_loss(probs, ids, self.tok.id("<image>"), query, torch.tensor([4, 0, -1]))
-        self.assertAlmostEqual(loss.item(), (0.0 - torch.log(torch.tensor(0.5)).item()) / 2, places=5)
+        probs = torch.zeros(2, ids.shape[1], ids.shape[1])
+        probs[0, last[0], image[4]] = 1.0          # row 0: all on the center's token
+        probs[1, last[1], image[0]] = 0.5          # row 1: half on the top left's token
+        probs[1, last[1], image[1]] = 0.5
+        probs[1, last[1] + 1, image[0]] = 0.25     # row 1, next position: a quarter on it
+        rows, query, cells = torch.tensor([0, 1, 1]), torch.tensor([last[0], last[1], last[1] + 1]), torch.tensor([4, 0, 0])
+        loss = train.lookup_loss(probs, ids, self.tok.id("<image>"), rows, query, cells)
+        expected = -(0.0 + math.log(0.5) + math.log(0.25)) / 3
+        self.assertAlmostEqual(loss.item(), expected, places=5)
         # the mass has to be at the query position: elsewhere it does not count
-        shifted = probs.roll(1, dims=1)
-        self.assertGreater(train.lookup_loss(shifted, ids, self.tok.id("<image>"), query,
-                                             torch.tensor([4, 0, -1])).item(), 10)
+        self.assertGreater(train.lookup_loss(probs.roll(1, dims=1), ids, self.tok.id("<image>"), rows, query,
+                                             cells).item(), 10)
 
-    def test_none_without_lookup_questions(self):
-        ids, query = self.batch(["Describe the image."])
+    def test_none_without_points(self):
+        ids, _ = self.batch(["Describe the image."])
         probs = torch.full((1, ids.shape[1], ids.shape[1]), 1.0 / ids.shape[1])
-        self.assertIsNone(train.lookup_loss(probs, ids, self.tok.id("<image>"), query, torch.tensor([-1])))
+        empty = torch.zeros(0, dtype=torch.long)
+        self.assertIsNone(train.lookup_loss(probs, ids, self.tok.id("<image>"), empty, empty, empty))
 
 
 if __name__ == "__main__":
