@@ -965,6 +965,10 @@ def main():
     AUGMENT = not a.no_augment
     os.makedirs(a.work, exist_ok=True)
     log.path = os.path.join(a.work, "train.log")
+    if a.lookup_attention_weight is not None and a.lookup_attention_weight < 0:
+        raise SystemExit(f"--lookup-attention-weight {a.lookup_attention_weight}: must be 0 (off) or more")
+    if not 0 <= a.lookup_layer < Config().lm_layers:
+        raise SystemExit(f"--lookup-layer {a.lookup_layer}: the LM has layers 0 to {Config().lm_layers - 1}")
     if a.lm_images < 1 or a.lm_tasks < 1:
         raise SystemExit(f"--lm-images {a.lm_images} --lm-tasks {a.lm_tasks}: both must be at least 1")
     if a.resume and a.lm_from:
