@@ -881,9 +881,9 @@ def main():
     ap.add_argument("--work", default=os.path.join(os.path.dirname(os.path.abspath(__file__)), "work"))
     ap.add_argument("--scenes", type=int, default=6000, help="training scenes rendered once")
     ap.add_argument("--lr-steps", type=int, default=800)
-    ap.add_argument("--hr-letter-steps", type=int, default=1500)
-    ap.add_argument("--hr-crop-steps", type=int, default=400)
-    ap.add_argument("--hr-full-steps", type=int, default=150)
+    ap.add_argument("--hr-letter-steps", type=int, default=6000)
+    ap.add_argument("--hr-crop-steps", type=int, default=1200)
+    ap.add_argument("--hr-full-steps", type=int, default=450)
     ap.add_argument("--lm0-align-steps", type=int, default=200,
                     help="caption steps of the language model's pretraining on the LR-only features")
     ap.add_argument("--lm0-steps", type=int, default=2600,
