@@ -513,6 +513,30 @@ def lookup_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens: i
     return [(last, cell)]
 
 
+def sign_slot_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens: int, heads: int):
+    """(query position, cell, head, pull) for `--lookup-sign-slots`: head 1 + j reads the sign's j-th letter,
+    so it is pulled onto the sign's token at the position before that letter and pushed off it at the other
+    letters' positions. One head per letter can then read its letter with a fixed linear map (the letter
+    loss on the visual tokens keeps each letter linearly readable), where a single head carries all three
+    letters at every position and the layers above have to pick one by position."""
+    if prompt != "What does the sign say?" or scene.sign is None:
+        return []
+    cell, last = lookup_cell(scene, prompt), len(prompt_ids(tok, prompt, n_tokens)) - 1
+    letters = len(answer_ids(tok, answer)) - 1
+    return [(last + k, cell, 1 + j, j == k) for j in range(min(letters, heads - 1)) for k in range(letters)]
+
+
+def slot_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, rows, query_pos, cells, heads,
+              pull) -> torch.Tensor:
+    """Mean of -log(mass) where a head is pulled onto a cell's token and -log(1 - mass) where it is pushed
+    off it; probs (b, h, t, t): one layer's attention."""
+    is_img = ids == image_id
+    k_th = is_img.long().cumsum(1)
+    target = is_img[rows] & (k_th[rows] == (cells + 1).unsqueeze(1))
+    mass = (probs[rows, heads, query_pos] * target).sum(1)
+    return torch.where(pull, -torch.log(mass + 1e-9), -torch.log((1 - mass).clamp(min=1e-9))).mean()
+
+
 def lookup_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, rows: torch.Tensor,
                 query_pos: torch.Tensor, cells: torch.Tensor) -> Optional[torch.Tensor]:
     """Mean -log of the attention one head pays, from each query position, to the visual token of its
@@ -552,7 +576,7 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
              loss_average: str = "token", mining_attention_weight: float = 1.0, resume: str = "",
              base_lr: float = 1e-3, check_every: int = 1000, lm_from: str = "",
              images_per_step: int = 12, tasks_per_image: int = 4, lookup_weight: float = 0.0,
-             lookup_layer: int = 2):
+             lookup_layer: int = 2, sign_slots: bool = False):
     torch.set_num_threads(threads)
     # The LR-only variant needs neither the HR encoder nor its maps, so it can start (from the LR-only
     # cache) while the HR encoder is still being pretrained; work folders of older runs have only the
@@ -672,6 +696,12 @@ def train_lm(work: str, variant: str, steps_align: int, steps_instruct: int, thr
                                                                            for v in zip(*pts))) if pts else None
                 if lk is not None:
                     lookups.append(lk)
+                spts = [(i, q, c, h, p) for i, (r, pr, an) in enumerate(chunk)
+                        for q, c, h, p in sign_slot_points(tok, scenes[r], pr, an, cfg.n_tokens, cfg.lm_heads)
+                        ] if sign_slots else []
+                if spts:
+                    lookups.append(slot_loss(lookup_attn.probs, ids, image_id,
+                                             *(torch.tensor(v) for v in zip(*spts))))
             ce_sum = ce_sum + ce.sum()
             n_tgt += int(per_seq.sum())
             seq_means.append(ce.sum(1) / per_seq.clamp(min=1))
@@ -902,6 +932,10 @@ def main():
                          f"token, at the visual token of the cell a question is about (default "
                          f"{ONE_COMMAND_LOOKUP} in the one command, 0 with --only-lm)")
     ap.add_argument("--lookup-layer", type=int, default=2, help="the LM layer whose first head that loss supervises")
+    ap.add_argument("--lookup-sign-slots", action=argparse.BooleanOptionalAction, default=None,
+                    help="with that loss: heads 1 to 3 of the same layer each read one of the sign's letters "
+                         "(see sign_slot_points; default: on in the one command's main model and ablation, "
+                         "off with --only-lm)")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--aux-letter-weight", type=float, default=3.0,
                     help="weight of the letters in the auxiliary head's loss (3 taught mining the letters faster)")
@@ -967,6 +1001,10 @@ def main():
     log.path = os.path.join(a.work, "train.log")
     if a.lookup_attention_weight is not None and a.lookup_attention_weight < 0:
         raise SystemExit(f"--lookup-attention-weight {a.lookup_attention_weight}: must be 0 (off) or more")
+    sign_slots = a.lookup_sign_slots if a.lookup_sign_slots is not None else not a.only_lm
+    if a.lookup_sign_slots and not (a.lookup_attention_weight if a.lookup_attention_weight is not None
+                                    else 0.0 if a.only_lm else ONE_COMMAND_LOOKUP):
+        raise SystemExit("--lookup-sign-slots: it is part of the lookup loss, and --lookup-attention-weight is 0")
     if not 0 <= a.lookup_layer < Config().lm_layers:
         raise SystemExit(f"--lookup-layer {a.lookup_layer}: the LM has layers 0 to {Config().lm_layers - 1}")
     if a.lm_images < 1 or a.lm_tasks < 1:
@@ -1001,7 +1039,8 @@ def main():
     if a.only_lm:
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
-                 a.lm_from, a.lm_images, a.lm_tasks, a.lookup_attention_weight or 0.0, a.lookup_layer)
+                 a.lm_from, a.lm_images, a.lm_tasks, a.lookup_attention_weight or 0.0, a.lookup_layer,
+                 bool(a.lookup_sign_slots))
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)
@@ -1013,13 +1052,15 @@ def main():
     hard_where = ONE_COMMAND_HARD_WHERE if a.hard_where is None else a.hard_where
     lookup = ONE_COMMAND_LOOKUP if a.lookup_attention_weight is None else a.lookup_attention_weight
 
-    def lm_run(variant: str, out_name: str, align: int, instruct: int, lr: float, lm_from: str = ""):
+    def lm_run(variant: str, out_name: str, align: int, instruct: int, lr: float, lm_from: str = "",
+               slots: bool = False):
         cmd = [sys.executable, os.path.abspath(__file__), "--work", a.work, "--only-lm", variant,
                "--out-name", out_name, "--align-steps", str(align), "--instruct-steps", str(instruct),
                "--threads", "1", "--mining-attention-weight", str(a.mining_attention_weight), "--lm-lr", str(lr),
                "--check-every", str(a.check_every), "--template-weights", weights, "--hard-where", str(hard_where),
                "--lm-images", str(a.lm_images), "--lm-tasks", str(a.lm_tasks),
-               "--lookup-attention-weight", str(lookup), "--lookup-layer", str(a.lookup_layer)]
+               "--lookup-attention-weight", str(lookup), "--lookup-layer", str(a.lookup_layer)] \
+            + (["--lookup-sign-slots"] if slots and lookup > 0 else [])
         return subprocess.Popen(cmd + (["--lm-from", lm_from] if lm_from else []))
 
     images = None
@@ -1072,7 +1113,8 @@ def main():
                 "beside the HR encoder; then the LR-only ablation from it")
         core_b = CoreB(lambda: lm_run("lronly", "lm0", a.lm0_align_steps, a.lm0_steps, a.lm0_lr)
                        if a.lm0_steps > 0 else None,
-                       lambda: lm_run("lronly", "lronly", a.align_steps, a.instruct_steps, a.lm_lr, lm_from), t0)
+                       lambda: lm_run("lronly", "lronly", a.align_steps, a.instruct_steps, a.lm_lr, lm_from,
+                                      sign_slots), t0)
     if not a.skip_encoders:
         torch.set_num_threads(1 if core_b else 2)
         letter_head = None
@@ -1102,7 +1144,7 @@ def main():
     if not core_b.lm_done():
         raise SystemExit("language model pretraining failed")
     log("alignment and instruction tuning of the main model (the LR-only ablation is on the other core)")
-    if lm_run("main", "main", a.align_steps, a.instruct_steps, a.lm_lr, lm_from).wait():
+    if lm_run("main", "main", a.align_steps, a.instruct_steps, a.lm_lr, lm_from, sign_slots).wait():
         raise SystemExit("main model's LM training failed")
     ablation_ok = core_b.ablation_done()
     log(f"main model trained ({(time.time() - t0) / 60:.1f} min)")

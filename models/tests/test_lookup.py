@@ -3,7 +3,9 @@ answer where the answer names or describes that cell), and the loss on one head'
 import math
 import os
 import random
+import subprocess
 import sys
+import tempfile
 import unittest
 
 import torch
@@ -83,6 +85,38 @@ class LookupLoss(unittest.TestCase):
         # the mass has to be at the query position: elsewhere it does not count
         self.assertGreater(train.lookup_loss(probs.roll(1, dims=1), ids, self.tok.id("<image>"), rows, query,
                                              cells).item(), 10)
+
+    def test_sign_slot_points(self):
+        scene = world.Scene((world.Shape(4, "circle", "red", "small"),), world.Sign(2, "K7Q"))
+        last = len(prompt_ids(self.tok, "What does the sign say?", 9)) - 1
+        pts = train.sign_slot_points(self.tok, scene, "What does the sign say?", "K7Q", 9, 4)
+        # head 1 + j on the sign's cell at letter j's position, pushed off it at the other two
+        self.assertEqual(sorted((q, h) for q, c, h, pull in pts if pull), [(last, 1), (last + 1, 2), (last + 2, 3)])
+        self.assertEqual(len([p for p in pts if not p[3]]), 6)
+        self.assertEqual({c for _, c, _, _ in pts}, {2})
+        self.assertEqual(train.sign_slot_points(self.tok, scene, "What shape is at the center?", "circle", 9, 4), [])
+        # fewer heads than letters: only the heads there are
+        self.assertEqual({h for _, _, h, _ in train.sign_slot_points(self.tok, scene, "What does the sign say?",
+                                                                     "K7Q", 9, 2)}, {1})
+
+    def test_slot_loss_pulls_and_pushes(self):
+        ids, last = self.batch(["What does the sign say?"])
+        image = (ids[0] == self.tok.id("<image>")).nonzero()[:, 0]
+        probs = torch.zeros(1, 4, ids.shape[1], ids.shape[1])
+        probs[0, 1, last[0], image[2]] = 0.5        # head 1, its own letter: half on the sign
+        probs[0, 1, last[0] + 1, image[2]] = 0.75   # head 1, the next letter: three quarters on it
+        rows, query = torch.tensor([0, 0]), torch.tensor([last[0], last[0] + 1])
+        cells, heads, pull = torch.tensor([2, 2]), torch.tensor([1, 1]), torch.tensor([True, False])
+        loss = train.slot_loss(probs, ids, self.tok.id("<image>"), rows, query, cells, heads, pull)
+        self.assertAlmostEqual(loss.item(), -(math.log(0.5) + math.log(0.25)) / 2, places=5)
+
+    def test_sign_slots_refused_without_the_lookup_loss(self):
+        # --only-lm leaves the lookup loss at 0, and the slot heads are part of it
+        with tempfile.TemporaryDirectory() as work:
+            run = subprocess.run([sys.executable, train.__file__, "--work", work, "--only-lm", "main",
+                                  "--lookup-sign-slots"], capture_output=True, text=True, timeout=120)
+        self.assertNotEqual(run.returncode, 0)
+        self.assertIn("--lookup-sign-slots", run.stderr)
 
     def test_none_without_points(self):
         ids, _ = self.batch(["Describe the image."])
