@@ -121,8 +121,9 @@ class InterruptTest {
             if (!stages.waitFor(delay, TimeUnit.MILLISECONDS)) {
                 MgmProcesses.signal(stages, signal);
             }
-            assertThat(stages.waitFor(3, TimeUnit.MINUTES)).as(what + ": ended").isTrue();
+            boolean ended = stages.waitFor(3, TimeUnit.MINUTES);
             String log = MgmProcesses.log(dir, "stages-" + i);
+            assertThat(ended).as(what + ": ended\n" + log).isTrue();
             assertThat(MgmProcesses.crashReports(dir)).as(what + ": no JVM crash\n" + log).isEmpty();
             if (stages.exitValue() == 128 + (signal.equals("INT") ? 2 : 15)) {
                 // Only a signal in the JVM's first moments, before the command could take it, ends it so.
