@@ -54,7 +54,7 @@ class InterruptTest {
         Path tasks = Home.samples().resolve("demo.jsonl");
         for (int i = 0; i < 6; i++) {
             Path run = Files.createDirectories(dir.resolve("run-" + i));
-            String signal = i % 2 == 0 ? "INT" : "TERM";
+            String signal = MgmProcesses.deliverable(i % 2 == 0 ? "INT" : "TERM");
             long delay = random.nextInt(9_000);
             String what = "run " + i + ": SIG" + signal + " " + delay + " ms after the start (seed " + seed + ")";
             System.out.println(what);
@@ -113,7 +113,7 @@ class InterruptTest {
                 "--set", "generation.images.dir=" + dir.resolve("generated-images"),
                 "--set", "reasoning.generate.output=answer", "--set", "stage.batch.max.size=4"};
         for (int i = 0; i < 5; i++) {
-            String signal = i % 2 == 0 ? "TERM" : "INT";
+            String signal = MgmProcesses.deliverable(i % 2 == 0 ? "TERM" : "INT");
             long delay = random.nextInt(12_000);
             String what = "stage all " + i + ": SIG" + signal + " " + delay + " ms after the start (seed " + seed + ")";
             System.out.println(what + ", " + lines(results) + " results so far");

@@ -42,6 +42,32 @@ final class MgmProcesses implements AutoCloseable {
         }
     }
 
+    /**
+     * The signal a test sends for {@code wanted}: SIGTERM in place of SIGINT when this JVM ignores SIGINT
+     * (a build started as a background job of a non-interactive shell does), since the processes it starts
+     * inherit that and POSIX keeps an ignored SIGINT ignored: no handler of theirs could ever see it.
+     */
+    static String deliverable(String wanted) throws IOException {
+        if (!wanted.equals("INT") || !sigintIgnored()) {
+            return wanted;
+        }
+        System.out.println("SIGINT is ignored in this build's processes (started in the background?): sending SIGTERM");
+        return "TERM";
+    }
+
+    static boolean sigintIgnored() throws IOException {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.isReadable(status)) {
+            return false;
+        }
+        for (String line : Files.readAllLines(status)) {
+            if (line.startsWith("SigIgn:")) {
+                return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << (2 - 1))) != 0;
+            }
+        }
+        return false;
+    }
+
     /** The JVM's crash reports in a process's working folder: a native crash leaves one. */
     static List<Path> crashReports(Path dir) throws IOException {
         try (Stream<Path> files = Files.list(dir)) {
