@@ -487,7 +487,7 @@ def lookup_cell(scene: world.Scene, prompt: str) -> int:
     m = re.fullmatch(r"What shape is at the (.+)\?", prompt)
     if m:
         return world.CELLS.index(m.group(1))
-    if prompt == "What does the sign say?":
+    if prompt == world.SIGN_QUESTION:
         return scene.sign.cell if scene.sign else -1
     m = re.fullmatch(r"(?:Where is the|Is there a) (\w+) (\w+)\?", prompt)
     if m:
@@ -508,9 +508,19 @@ def lookup_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens: i
     if cell < 0:
         return []
     last = len(prompt_ids(tok, prompt, n_tokens)) - 1
-    if prompt == "What does the sign say?":
+    if prompt == world.SIGN_QUESTION:
         return [(last + j, cell) for j in range(len(answer_ids(tok, answer)) - 1)]
     return [(last, cell)]
+
+
+def cell_mass(at_query: torch.Tensor, ids: torch.Tensor, image_id: int, rows: torch.Tensor,
+              cells: torch.Tensor) -> torch.Tensor:
+    """The attention each supervised point pays to its cell's visual token; at_query (n, t): the points'
+    attention rows, rows (n,): their sequences in ids."""
+    is_img = ids == image_id
+    k_th = is_img.long().cumsum(1)                                     # k-th image token -> k
+    target = is_img[rows] & (k_th[rows] == (cells + 1).unsqueeze(1))  # (n, t)
+    return (at_query * target).sum(1)
 
 
 def sign_slot_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens: int, heads: int):
@@ -519,7 +529,7 @@ def sign_slot_points(tok, scene: world.Scene, prompt: str, answer: str, n_tokens
     letters' positions. One head per letter can then read its letter with a fixed linear map (the letter
     loss on the visual tokens keeps each letter linearly readable), where a single head carries all three
     letters at every position and the layers above have to pick one by position."""
-    if prompt != "What does the sign say?" or scene.sign is None:
+    if prompt != world.SIGN_QUESTION or scene.sign is None:
         return []
     cell, last = lookup_cell(scene, prompt), len(prompt_ids(tok, prompt, n_tokens)) - 1
     letters = len(answer_ids(tok, answer)) - 1
@@ -530,10 +540,7 @@ def slot_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, rows, query
               pull) -> torch.Tensor:
     """Mean of -log(mass) where a head is pulled onto a cell's token and -log(1 - mass) where it is pushed
     off it; probs (b, h, t, t): one layer's attention."""
-    is_img = ids == image_id
-    k_th = is_img.long().cumsum(1)
-    target = is_img[rows] & (k_th[rows] == (cells + 1).unsqueeze(1))
-    mass = (probs[rows, heads, query_pos] * target).sum(1)
+    mass = cell_mass(probs[rows, heads, query_pos], ids, image_id, rows, cells)
     return torch.where(pull, -torch.log(mass + 1e-9), -torch.log((1 - mass).clamp(min=1e-9))).mean()
 
 
@@ -548,11 +555,7 @@ def lookup_loss(probs: torch.Tensor, ids: torch.Tensor, image_id: int, rows: tor
     matched against a visual token before either part lowers the answer loss."""
     if len(rows) == 0:
         return None
-    is_img = ids == image_id
-    k_th = is_img.long().cumsum(1)                                     # k-th image token -> k
-    target = is_img[rows] & (k_th[rows] == (cells + 1).unsqueeze(1))  # (n, t)
-    mass = (probs[rows, query_pos] * target).sum(1)
-    return -torch.log(mass + 1e-9).mean()
+    return -torch.log(cell_mass(probs[rows, query_pos], ids, image_id, rows, cells) + 1e-9).mean()
 
 
 def instruction_items(rng: random.Random, scenes, images: int, tasks_per_image: int):
@@ -1040,7 +1043,7 @@ def main():
         train_lm(a.work, a.only_lm, a.align_steps, a.instruct_steps, a.threads, a.aux_letter_weight,
                  a.out_name, a.loss_average, a.mining_attention_weight, a.resume, a.lm_lr, a.check_every,
                  a.lm_from, a.lm_images, a.lm_tasks, a.lookup_attention_weight or 0.0, a.lookup_layer,
-                 bool(a.lookup_sign_slots))
+                 sign_slots)
         return
     torch.set_num_threads(2)
     random.seed(0); np.random.seed(0); torch.manual_seed(0)

@@ -75,6 +75,10 @@ class Scene:
         return None
 
 
+# the sign question's wording, which training also matches to find the letters' positions
+SIGN_QUESTION = "What does the sign say?"
+
+
 def join_items(items: List[str]) -> str:
     if not items:
         raise ValueError("a caption needs at least one item")
@@ -320,7 +324,7 @@ def all_tasks(scene: Scene) -> List[Task]:
             if len(matches) == 1:
                 tasks.append(Task("vqa", "where", f"Where is the {col} {sh}?", CELLS[matches[0].cell]))
     if scene.sign is not None:
-        tasks.append(Task("vqa", "sign_text", "What does the sign say?", scene.sign.text))
+        tasks.append(Task("vqa", "sign_text", SIGN_QUESTION, scene.sign.text))
     tasks.append(Task("vqa", "is_sign", "Is there a sign?", "yes" if scene.sign else "no"))
     for sh in SHAPES:
         if len(by_kind[sh]) != 1:

@@ -27,7 +27,6 @@ public final class TerminationSignals implements AutoCloseable {
     private static final List<String> SIGNALS = List.of("INT", "TERM");
     /** Signals this process got, whichever handler took them: a stop asked for once stays asked for. */
     private static final AtomicInteger received = new AtomicInteger();
-    private static final java.util.Set<String> ignoredWarned = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     private final List<Signal> signals = new ArrayList<>();
     private final List<SignalHandler> previous = new ArrayList<>();
@@ -63,15 +62,8 @@ public final class TerminationSignals implements AutoCloseable {
         for (String s : SIGNALS) {
             try {
                 Signal signal = new Signal(s);
-                SignalHandler before = Signal.handle(signal, handler);
-                installed.previous.add(before);
+                installed.previous.add(Signal.handle(signal, handler));
                 installed.signals.add(signal);
-                if (before == SignalHandler.SIG_IGN && ignoredWarned.add(s)) {
-                    // Inherited (a background job of a non-interactive shell starts with SIGINT ignored): the JVM
-                    // keeps it ignored, and a stop that only sends it would wait forever.
-                    log.warn("SIG{} is ignored in this process (inherited from whatever started it); it cannot stop "
-                            + "{}: send SIGTERM", s, name);
-                }
             } catch (IllegalArgumentException unsupported) {
                 // No such signal here, or the JVM was started with -Xrs: the default handling stays.
                 log.debug("Cannot handle SIG{}: {}", s, unsupported.getMessage());
