@@ -12,6 +12,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 
+import dev.mgmstream.pipeline.stage.TerminationSignals;
+
 /**
  * {@code mgm} commands as processes of their own, for the end-to-end tests that kill or signal them:
  * the test's classpath, the repository's models, output in {@code <dir>/<log>.log}.
@@ -47,25 +49,12 @@ final class MgmProcesses implements AutoCloseable {
      * (a build started as a background job of a non-interactive shell does), since the processes it starts
      * inherit that and POSIX keeps an ignored SIGINT ignored: no handler of theirs could ever see it.
      */
-    static String deliverable(String wanted) throws IOException {
-        if (!wanted.equals("INT") || !sigintIgnored()) {
+    static String deliverable(String wanted) {
+        if (!wanted.equals("INT") || !TerminationSignals.ignored(2)) {
             return wanted;
         }
         System.out.println("SIGINT is ignored in this build's processes (started in the background?): sending SIGTERM");
         return "TERM";
-    }
-
-    static boolean sigintIgnored() throws IOException {
-        Path status = Path.of("/proc/self/status");
-        if (!Files.isReadable(status)) {
-            return false;
-        }
-        for (String line : Files.readAllLines(status)) {
-            if (line.startsWith("SigIgn:")) {
-                return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << (2 - 1))) != 0;
-            }
-        }
-        return false;
     }
 
     /** The JVM's crash reports in a process's working folder: a native crash leaves one. */

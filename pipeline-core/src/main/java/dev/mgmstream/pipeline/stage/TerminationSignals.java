@@ -1,5 +1,9 @@
 package dev.mgmstream.pipeline.stage;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
@@ -64,6 +68,13 @@ public final class TerminationSignals implements AutoCloseable {
                 Signal signal = new Signal(s);
                 installed.previous.add(Signal.handle(signal, handler));
                 installed.signals.add(signal);
+                if (ignored(signal.getNumber())) {
+                    // Inherited: a background job of a non-interactive shell starts with SIGINT ignored, POSIX
+                    // keeps it so across exec, and the JVM then leaves it ignored; a stop that only sends it
+                    // (kill -INT, a supervisor's Ctrl-C) would wait forever.
+                    log.warn("SIG{} is ignored in this process (inherited from whatever started it) and cannot "
+                            + "stop {}: send SIGTERM", s, name);
+                }
             } catch (IllegalArgumentException unsupported) {
                 // No such signal here, or the JVM was started with -Xrs: the default handling stays.
                 log.debug("Cannot handle SIG{}: {}", s, unsupported.getMessage());
@@ -78,6 +89,27 @@ public final class TerminationSignals implements AutoCloseable {
     /** Whether this process has been asked to stop by a signal. */
     public static boolean received() {
         return received.get() > 0;
+    }
+
+    /**
+     * Whether the kernel discards signal {@code number} for this process, as {@code /proc/self/status}
+     * says; false where there is no such file.
+     */
+    public static boolean ignored(int number) {
+        Path status = Path.of("/proc/self/status");
+        if (!Files.isReadable(status)) {
+            return false;
+        }
+        try {
+            for (String line : Files.readAllLines(status)) {
+                if (line.startsWith("SigIgn:")) {
+                    return (Long.parseUnsignedLong(line.substring(7).trim(), 16) & (1L << (number - 1))) != 0;
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return false;
     }
 
     /** Gives the signals back to whatever handled them before. */
