@@ -924,7 +924,7 @@ def main():
     ap.add_argument("--lm0-lr", type=float, default=1e-3, help="peak learning rate of that pretraining")
     ap.add_argument("--align-steps", type=int, default=300)
     ap.add_argument("--instruct-steps", type=int, default=3400)
-    ap.add_argument("--e2e-steps", type=int, default=1500,
+    ap.add_argument("--e2e-steps", type=int, default=2500,
                     help="last stage of the one command: the main model end to end (its HR encoder too) on freshly "
                          "drawn augmented scenes; 0 to skip")
     ap.add_argument("--only-lm", choices=["main", "lronly"], help="internal: run one LM variant")
