@@ -30,6 +30,8 @@ class BlasThreadsTest(unittest.TestCase):
         self.assertEqual(blas_threads(self.env), "1")
 
     def test_callers_setting_is_kept(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("OpenBLAS caps its threads at the CPUs this process may use")
         self.assertEqual(blas_threads({**self.env, "OPENBLAS_NUM_THREADS": "2"}), "2")
 
 
