@@ -9,6 +9,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 
 import org.junit.jupiter.api.Test;
@@ -28,7 +29,7 @@ class TerminationSignalsTest {
 
     /** Installs the handlers, says so, and exits 0 once a signal asked for the stop (3 if none came). */
     public static void main(String[] args) throws InterruptedException {
-        java.util.concurrent.CountDownLatch stop = new java.util.concurrent.CountDownLatch(1);
+        CountDownLatch stop = new CountDownLatch(1);
         try (TerminationSignals signals = TerminationSignals.onSignal("probe", stop::countDown)) {
             System.out.println("ready");
             System.out.flush();
