@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""Which of the independent renderer's choices cost mgm-tiny the sign: its sign reading on the same
+alt-renderer scenes drawn with one choice changed at a time.
+
+Usage: models/py models/sign_by_rendering.py [--model models/mgm-tiny] [--seed 7001] [--scenes 1000]
+Variants: as drawn; without the JPEG re-encoding; every scene's text anti-aliased; every scene's text
+one-bit; the text placed on whole pixels instead of quarter pixels. Use a seed already used for choices
+(the card lists them): looking at a fresh seed here would spend it.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from dataclasses import replace
+
+import numpy as np
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mgm import world_alt  # noqa: E402  (evaluation only, as in evaluate.py)
+from mgm.data import from_uint8, lr_from_hr  # noqa: E402
+from mgm.io import Loaded  # noqa: E402
+
+QUESTION = "What does the sign say?"
+
+
+def whole_pixel_text(img, sign, box, antialias):
+    """world_alt's text, its fine-grid position rounded down to whole pixels."""
+    k = world_alt.TEXT_SCALE
+    ink = world_alt._text_mask(sign.text)
+    x0, y0, x1, y1 = box
+    fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2)) // k
+    fy = int(round((y0 + y1) / 2 * k - ink.shape[0] / 2)) // k
+    fine = np.zeros((-(-ink.shape[0] // k) * k, -(-ink.shape[1] // k) * k))
+    fine[:ink.shape[0], :ink.shape[1]] = ink
+    h, w = fine.shape
+    cov = fine.reshape(h // k, k, w // k, k).mean(axis=(1, 3))
+    if not antialias:
+        cov = (cov >= 0.5).astype(np.float64)
+    world_alt._blend(img, cov, fx, fy, (0, 0, 0))
+
+
+@torch.no_grad()
+def read_signs(m: Loaded, images) -> list:
+    vis = []
+    for i in range(0, len(images), 32):
+        hr = from_uint8(np.stack(images[i:i + 32]))
+        vis.append(m.model.visual_tokens(lr_from_hr(hr, m.cfg.lr_size), hr if m.cfg.use_hr else None))
+    vis = torch.cat(vis)
+    out = []
+    for i in range(0, len(vis), 64):
+        part = list(vis[i:i + 64])
+        out += [a.strip() for a in m.answer_many(part, [QUESTION] * len(part))]
+    return out
+
+
+def main() -> None:
+    here = os.path.dirname(os.path.abspath(__file__))
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=os.path.join(here, "mgm-tiny"))
+    ap.add_argument("--seed", type=int, default=7001)
+    ap.add_argument("--scenes", type=int, default=1000, help="scenes drawn; about half hold a sign")
+    ap.add_argument("--threads", type=int, default=1)
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    m = Loaded.from_dir(a.model)
+    signed = [(s, q) for s, q in world_alt.sample_scenes(a.seed, a.scenes) if s.sign is not None]
+    gold = [s.sign.text for s, _ in signed]
+    drawn = world_alt._draw_text
+    variants = [("as drawn", lambda s: s, True, drawn),
+                ("without JPEG", lambda s: s, False, drawn),
+                ("text anti-aliased", lambda s: replace(s, antialias=True), True, drawn),
+                ("text one-bit", lambda s: replace(s, antialias=False), True, drawn),
+                ("text on whole pixels", lambda s: s, True, whole_pixel_text)]
+    print(f"{len(signed)} signed scenes of {a.scenes} (seed {a.seed}, alt renderer), model {a.model}")
+    for name, scene_of, jpeg, draw in variants:
+        world_alt._draw_text = draw
+        try:
+            images = [np.asarray(world_alt.scene_image(scene_of(s), q if jpeg else None)) for s, q in signed]
+        finally:
+            world_alt._draw_text = drawn
+        read = read_signs(m, images)
+        ok = sum(r == g for r, g in zip(read, gold))
+        wrong = [f"{g}->{r}" for r, g in zip(read, gold) if r != g]
+        print(f"{name:22s} {ok}/{len(gold)} {100 * ok / len(gold):5.1f}%   e.g. {' '.join(wrong[:6])}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
