@@ -21,22 +21,13 @@ from mgm.data import from_uint8, lr_from_hr  # noqa: E402
 from mgm.io import Loaded  # noqa: E402
 
 QUESTION = "What does the sign say?"
+# the variants below stand in for world_alt._draw_text while a variant is drawn; they call the original
+_DRAW_TEXT = world_alt._draw_text
 
 
 def whole_pixel_text(img, sign, box, antialias):
     """world_alt's text, its fine-grid position rounded down to whole pixels."""
-    k = world_alt.TEXT_SCALE
-    ink = world_alt._text_mask(sign.text)
-    x0, y0, x1, y1 = box
-    fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2)) // k
-    fy = int(round((y0 + y1) / 2 * k - ink.shape[0] / 2)) // k
-    fine = np.zeros((-(-ink.shape[0] // k) * k, -(-ink.shape[1] // k) * k))
-    fine[:ink.shape[0], :ink.shape[1]] = ink
-    h, w = fine.shape
-    cov = fine.reshape(h // k, k, w // k, k).mean(axis=(1, 3))
-    if not antialias:
-        cov = (cov >= 0.5).astype(np.float64)
-    world_alt._blend(img, cov, fx, fy, (0, 0, 0))
+    _DRAW_TEXT(img, sign, box, antialias, snap=True)
 
 
 @torch.no_grad()
@@ -65,7 +56,7 @@ def main() -> None:
     m = Loaded.from_dir(a.model)
     signed = [(s, q) for s, q in world_alt.sample_scenes(a.seed, a.scenes) if s.sign is not None]
     gold = [s.sign.text for s, _ in signed]
-    drawn = world_alt._draw_text
+    drawn = _DRAW_TEXT
 
     def text_antialias(on: bool):
         # the text only: the scene's flag also decides the shapes' edges, which the sign does not depend on

@@ -95,7 +95,9 @@ def _blend(img: np.ndarray, cov: np.ndarray, x0: int, y0: int, colour) -> None:
     img[ya:yb, xa:xb] = img[ya:yb, xa:xb] * (1 - c) + np.asarray(colour, dtype=np.float64) * c
 
 
-def _draw_text(img: np.ndarray, sign: world.Sign, box: Tuple[int, int, int, int], antialias: bool) -> None:
+def _draw_text(img: np.ndarray, sign: world.Sign, box: Tuple[int, int, int, int], antialias: bool,
+               snap: bool = False) -> None:
+    """snap: round the text's fine-grid position down to whole pixels (sign_by_rendering.py's variant)."""
     k = TEXT_SCALE
     ink = _text_mask(sign.text)
     x0, y0, x1, y1 = box
@@ -103,7 +105,7 @@ def _draw_text(img: np.ndarray, sign: world.Sign, box: Tuple[int, int, int, int]
     fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2))
     fy = int(round((y0 + y1) / 2 * k - ink.shape[0] / 2))
     px, py = fx // k, fy // k
-    pad_l, pad_t = fx - px * k, fy - py * k
+    pad_l, pad_t = (0, 0) if snap else (fx - px * k, fy - py * k)
     h = -(-(pad_t + ink.shape[0]) // k) * k
     w = -(-(pad_l + ink.shape[1]) // k) * k
     fine = np.zeros((h, w))

@@ -48,6 +48,20 @@ class WholePixelText(unittest.TestCase):
             cb = np.array(np.nonzero(ink_b.sum(axis=2) > 200)).mean(axis=1)
             self.assertLess(np.abs(ca - cb).max(), 1.0)
 
+    def test_a_placement_between_pixels_is_moved(self):
+        k = world_alt.TEXT_SCALE
+        moved = 0
+        for seed in range(60):
+            scene = sign_scene(seed)
+            ink = world_alt._text_mask(scene.sign.text)
+            x0, y0, x1, y1 = world_alt.sign_rect(scene.sign)
+            fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2))
+            if scene.antialias and fx % k:
+                moved += 1
+                self.assertFalse((drawn(scene, world_alt._draw_text)
+                                  == drawn(scene, sign_by_rendering.whole_pixel_text)).all())
+        self.assertGreater(moved, 0)
+
     def test_a_placement_already_on_whole_pixels_is_drawn_identically(self):
         # when the fine-grid position has no fraction, the two drawings are the same image
         k = world_alt.TEXT_SCALE
