@@ -21,7 +21,8 @@ from mgm.data import from_uint8, lr_from_hr  # noqa: E402
 from mgm.io import Loaded  # noqa: E402
 
 QUESTION = "What does the sign say?"
-# the variants below stand in for world_alt._draw_text while a variant is drawn; they call the original
+# the variants below stand in for world_alt._draw_text while a variant is drawn, so they call the original
+# saved here: calling world_alt._draw_text would call the variant itself
 _DRAW_TEXT = world_alt._draw_text
 
 

@@ -240,7 +240,7 @@ def random_augment(rng: random.Random) -> Augment:
     """Every choice independent, so each degradation is also seen alone and in every combination."""
     return Augment(
         aa=rng.choice([1, 1, 2, 3, 4, 4, 8]),
-        # half one-bit (was 0.3): the independent renderer's one-bit signs read 80% against 97% for its
+        # half one-bit (was 30%, text_aa < 0.7): the independent renderer's one-bit signs read 80% against 97% for its
         # anti-aliased ones; a half in the end-to-end stage alone took them to 82% (card, session 18)
         text_aa=rng.random() < 0.5,
         # measured on the shipped model: glyphs drawn 4x larger and area-averaged (world_alt.py) read
