@@ -240,9 +240,9 @@ def random_augment(rng: random.Random) -> Augment:
     """Every choice independent, so each degradation is also seen alone and in every combination."""
     return Augment(
         aa=rng.choice([1, 1, 2, 3, 4, 4, 8]),
-        # half one-bit (was 30%, text_aa < 0.7): the independent renderer's one-bit signs read 80% against 97% for its
-        # anti-aliased ones; a half in the end-to-end stage alone took them to 82% (card, session 18)
-        text_aa=rng.random() < 0.5,
+        # session 19 tried half one-bit (0.5): the shifted renderer's sign rose 8 points but counting fell
+        # 3 to 8 (the model card's "Session 19"), so the shipped recipe keeps 30% one-bit
+        text_aa=rng.random() < 0.7,
         # measured on the shipped model: glyphs drawn 4x larger and area-averaged (world_alt.py) read
         # 1% of signs, hinted glyphs 57%: the hinting was part of what it had learnt
         text_scale=rng.choice([1, 1, 2, 3, 3, 5, 6]),
