@@ -20,6 +20,14 @@ def sign_scene(seed):
             return s
 
 
+def fine_position(scene):
+    """Where world_alt puts the text's top left on its fine grid (TEXT_SCALE steps a pixel)."""
+    k = world_alt.TEXT_SCALE
+    ink = world_alt._text_mask(scene.sign.text)
+    x0, y0, x1, y1 = world_alt.sign_rect(scene.sign)
+    return int(round((x0 + x1) / 2 * k - ink.shape[1] / 2)), int(round((y0 + y1) / 2 * k - ink.shape[0] / 2))
+
+
 def drawn(scene, draw):
     before = world_alt._draw_text
     world_alt._draw_text = draw
@@ -53,9 +61,7 @@ class WholePixelText(unittest.TestCase):
         moved = 0
         for seed in range(60):
             scene = sign_scene(seed)
-            ink = world_alt._text_mask(scene.sign.text)
-            x0, y0, x1, y1 = world_alt.sign_rect(scene.sign)
-            fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2))
+            fx, _ = fine_position(scene)
             if scene.antialias and fx % k:
                 moved += 1
                 self.assertFalse((drawn(scene, world_alt._draw_text)
@@ -68,10 +74,7 @@ class WholePixelText(unittest.TestCase):
         found = 0
         for seed in range(400):
             scene = sign_scene(seed)
-            ink = world_alt._text_mask(scene.sign.text)
-            x0, y0, x1, y1 = world_alt.sign_rect(scene.sign)
-            fx = int(round((x0 + x1) / 2 * k - ink.shape[1] / 2))
-            fy = int(round((y0 + y1) / 2 * k - ink.shape[0] / 2))
+            fx, fy = fine_position(scene)
             if fx % k == 0 and fy % k == 0:
                 found += 1
                 np.testing.assert_array_equal(drawn(scene, world_alt._draw_text),
