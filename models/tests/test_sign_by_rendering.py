@@ -56,30 +56,23 @@ class WholePixelText(unittest.TestCase):
             cb = np.array(np.nonzero(ink_b.sum(axis=2) > 200)).mean(axis=1)
             self.assertLess(np.abs(ca - cb).max(), 1.0)
 
-    def test_a_placement_between_pixels_is_moved(self):
+    def test_the_text_moves_exactly_when_it_lies_between_pixels(self):
         k = world_alt.TEXT_SCALE
-        moved = 0
-        for seed in range(60):
-            scene = sign_scene(seed)
-            fx, _ = fine_position(scene)
-            if scene.antialias and fx % k:
-                moved += 1
-                self.assertFalse((drawn(scene, world_alt._draw_text)
-                                  == drawn(scene, sign_by_rendering.whole_pixel_text)).all())
-        self.assertGreater(moved, 0)
-
-    def test_a_placement_already_on_whole_pixels_is_drawn_identically(self):
-        # when the fine-grid position has no fraction, the two drawings are the same image
-        k = world_alt.TEXT_SCALE
-        found = 0
+        on_grid = between = 0
         for seed in range(400):
             scene = sign_scene(seed)
             fx, fy = fine_position(scene)
             if fx % k == 0 and fy % k == 0:
-                found += 1
+                on_grid += 1
                 np.testing.assert_array_equal(drawn(scene, world_alt._draw_text),
                                               drawn(scene, sign_by_rendering.whole_pixel_text))
-        self.assertGreater(found, 0)
+            elif scene.antialias and between < 20:
+                # one-bit coverage may threshold to the same pixels; anti-aliased coverage cannot
+                between += 1
+                self.assertFalse((drawn(scene, world_alt._draw_text)
+                                  == drawn(scene, sign_by_rendering.whole_pixel_text)).all())
+        self.assertGreater(on_grid, 0)
+        self.assertGreater(between, 0)
 
 
 if __name__ == "__main__":
