@@ -74,14 +74,19 @@ def scene_images(scenes, renderer: str = "train") -> np.ndarray:
 
 
 @torch.no_grad()
-def answer_tasks(m: Loaded, scenes, tasks, batch: int = 64, renderer: str = "train"):
-    """The model's greedy answer to every task, in the tasks' order (batched by template)."""
+def visual_tokens(m: Loaded, image_chunks) -> torch.Tensor:
+    """Every image's visual tokens; the images come in uint8 chunks so that only one chunk is in memory."""
     vis = []
-    for i in range(0, len(scenes), 32):
-        imgs = scene_images(scenes[i:i + 32], renderer)
+    for imgs in image_chunks:
         hr = from_uint8(imgs)
         vis.append(m.model.visual_tokens(lr_from_hr(hr, m.cfg.lr_size), hr if m.cfg.use_hr else None))
-    vis = torch.cat(vis)
+    return torch.cat(vis)
+
+
+@torch.no_grad()
+def answer_tasks(m: Loaded, scenes, tasks, batch: int = 64, renderer: str = "train"):
+    """The model's greedy answer to every task, in the tasks' order (batched by template)."""
+    vis = visual_tokens(m, (scene_images(scenes[i:i + 32], renderer) for i in range(0, len(scenes), 32)))
     order = sorted(range(len(tasks)), key=lambda k: tasks[k][1].template)
     answers = [None] * len(tasks)
     for j in range(0, len(order), batch):

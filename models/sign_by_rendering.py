@@ -17,7 +17,7 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from mgm import world_alt  # noqa: E402  (evaluation only, as in evaluate.py)
-from mgm.data import from_uint8, lr_from_hr  # noqa: E402
+import evaluate  # noqa: E402
 from mgm.io import Loaded  # noqa: E402
 
 QUESTION = "What does the sign say?"
@@ -33,11 +33,7 @@ def whole_pixel_text(img, sign, box, antialias):
 
 @torch.no_grad()
 def read_signs(m: Loaded, images) -> list:
-    vis = []
-    for i in range(0, len(images), 32):
-        hr = from_uint8(np.stack(images[i:i + 32]))
-        vis.append(m.model.visual_tokens(lr_from_hr(hr, m.cfg.lr_size), hr if m.cfg.use_hr else None))
-    vis = torch.cat(vis)
+    vis = evaluate.visual_tokens(m, (np.stack(images[i:i + 32]) for i in range(0, len(images), 32)))
     out = []
     for i in range(0, len(vis), 64):
         part = list(vis[i:i + 64])
