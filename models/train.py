@@ -969,6 +969,9 @@ def main():
                     help="take the HR ConvNeXt from WORK/encoders.pt (it has its own seeds, so a fresh run trains "
                          "the same one) and redo the rest")
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
+    ap.add_argument("--lm0-only", action="store_true",
+                    help="render, pretrain the LR ViT and the LM on its features (--lm0-*), then stop: what an LR "
+                         "ViT gives every LM after it, in 15 minutes without the HR encoder")
     ap.add_argument("--no-augment", action="store_true",
                     help="render training images with the plain renderer only (the recipe before issue 20)")
     ap.add_argument("--robust-from", default="",
@@ -1016,6 +1019,8 @@ def main():
         raise SystemExit(f"--lookup-layer {a.lookup_layer}: the LM has layers 0 to {Config().lm_layers - 1}")
     if a.lm_images < 1 or a.lm_tasks < 1:
         raise SystemExit(f"--lm-images {a.lm_images} --lm-tasks {a.lm_tasks}: both must be at least 1")
+    if a.lm0_only and a.lm0_steps <= 0:
+        raise SystemExit("--lm0-only: --lm0-steps is 0, so there is no LM pretraining to run")
     if a.resume and a.lm_from:
         raise SystemExit("--resume and --lm-from both set the LM; give one")
     if a.template_weights:
@@ -1106,6 +1111,11 @@ def main():
         vit = LRViT(cfg); vit.load_state_dict(enc["lr_encoder"])
         save_lr_cache(a.work, cfg, vit, cache["scenes"], cache["lr"])
         del cache
+    if a.lm0_only:
+        code = lm_run("lronly", "lm0", a.lm0_align_steps, a.lm0_steps, a.lm0_lr).wait()
+        log(f"LM pretraining {'done' if code == 0 else 'failed'} ({(time.time() - t0) / 60:.1f} min): "
+            f"{a.work}/lm0/model.pt")
+        raise SystemExit(code)
     # The language model learns its question-to-visual-token lookups (thousands of steps on a plateau
     # when it starts from scratch) on the LR-only features, where a step is cheap, while the HR encoder
     # is pretrained on the other core; both variants then start from that LM, as Mini-Gemini starts
