@@ -971,7 +971,7 @@ def main():
     ap.add_argument("--encoders-only", action="store_true", help="stop after caching the encoders' features")
     ap.add_argument("--lm0-only", action="store_true",
                     help="render, pretrain the LR ViT and the LM on its features (--lm0-*), then stop: what an LR "
-                         "ViT gives every LM after it, in 15 minutes without the HR encoder")
+                         "ViT gives every LM after it, in about 16 minutes without the HR encoder")
     ap.add_argument("--no-augment", action="store_true",
                     help="render training images with the plain renderer only (the recipe before issue 20)")
     ap.add_argument("--robust-from", default="",
@@ -1021,6 +1021,10 @@ def main():
         raise SystemExit(f"--lm-images {a.lm_images} --lm-tasks {a.lm_tasks}: both must be at least 1")
     if a.lm0_only and a.lm0_steps <= 0:
         raise SystemExit("--lm0-only: --lm0-steps is 0, so there is no LM pretraining to run")
+    other_ends = [f for f, on in (("--encoders-only", a.encoders_only), ("--only-lm", a.only_lm),
+                                  ("--robust-from", a.robust_from), ("--hr-out", a.hr_out)) if on]
+    if a.lm0_only and other_ends:
+        raise SystemExit(f"--lm0-only and {other_ends[0]} each choose where the command stops; give one")
     if a.resume and a.lm_from:
         raise SystemExit("--resume and --lm-from both set the LM; give one")
     if a.template_weights:

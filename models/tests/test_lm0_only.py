@@ -37,6 +37,14 @@ class Lm0Only(unittest.TestCase):
             self.assertNotEqual(done.returncode, 0)
             self.assertIn("--lm0-steps is 0", done.stderr)
 
+    def test_refuses_a_second_stopping_point(self):
+        with tempfile.TemporaryDirectory() as work:
+            done = run(work, "--encoders-only")
+            self.assertNotEqual(done.returncode, 0)
+            self.assertIn("--lm0-only and --encoders-only", done.stderr)
+            # refused before anything is rendered or trained
+            self.assertFalse(os.path.exists(os.path.join(work, "features_lr.pt")))
+
 
 if __name__ == "__main__":
     unittest.main()
